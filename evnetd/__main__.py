@@ -1,0 +1,3 @@
+from evnetd.cli.evnetd_main import main
+
+raise SystemExit(main())

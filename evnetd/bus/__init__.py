@@ -1,0 +1,1 @@
+"""D-Bus names, errors, connections and typed client helpers (dbus-fast)."""

@@ -1,0 +1,170 @@
+"""`evnetctl`: the operator's command line, over D-Bus.
+
+Talks to the private simulation bus when $EVNET_BUS (or --bus) is set, else to the
+system bus. Every failure is one line on stderr and a non-zero exit status:
+2 for a bad command line, 1 for a refused or failed request.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import sys
+from typing import Any
+
+from dbus_fast import DBusError
+from dbus_fast.aio import MessageBus
+
+from evnetd.bus.client import call, get_all
+from evnetd.bus.connection import connect
+from evnetd.bus.errors import NotAvailable
+from evnetd.bus.names import CHARGER, METER, OCPP, PLANT, Endpoint
+from evnetd.cli.args import OneLineParser
+from evnetd.hal.errors import DeviceNotFoundError
+from evnetd.plant.model import CABLE_RATINGS, EV_STATES, Fault
+from evnetd.status import compose_status, format_status
+
+
+def _amps(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of amperes") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be a finite value ≥ 0")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = OneLineParser(prog="evnetctl", description="control an EVNET charger")
+    p.add_argument("--bus", help="D-Bus address (default: $EVNET_BUS, else the system bus)")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    status = sub.add_parser("status", help="charger status")
+    status.add_argument("--json", action="store_true", help="one JSON object")
+    sub.add_parser("faults", help="active faults")
+    start = sub.add_parser("start", help="start a session (remote start)")
+    start.add_argument("--id-tag", default="", help="the id tag to start with")
+    sub.add_parser("stop", help="stop the session")
+    sub.add_parser("unlock", help="unlock the connector")
+    limit = sub.add_parser("limit", help="user current limit (A, 1 A steps)")
+    limit.add_argument("amps", type=_amps)
+    sub.add_parser("clear-faults", help="clear latched faults whose cause is gone")
+
+    sim = sub.add_parser("sim", help="drive the plant simulator").add_subparsers(
+        dest="verb", required=True, metavar="VERB"
+    )
+    plug = sim.add_parser("plug", help="insert the plug and connect the EV (state B)")
+    plug.add_argument("--cable", type=int, default=32, choices=CABLE_RATINGS, metavar="AMPS")
+    sim.add_parser("unplug", help="remove the plug")
+    ev_state = sim.add_parser("ev-state", help="the EV's pilot state")
+    ev_state.add_argument("state", choices=EV_STATES)
+    ev_max = sim.add_parser("ev-max", help="the most the EV draws")
+    ev_max.add_argument("amps", type=_amps)
+    rfid = sim.add_parser("rfid", help="present a card")
+    rfid.add_argument("uid")
+    grid = sim.add_parser("grid", help="mains voltage and frequency")
+    grid.add_argument("--voltage", type=float, required=True, metavar="V")
+    grid.add_argument("--frequency", type=float, default=0.0, metavar="HZ")
+    site = sim.add_parser("site", help="house load on the site CT clamp")
+    site.add_argument("--current", type=_amps, required=True, metavar="A")
+    solar = sim.add_parser("solar", help="solar export on the site CT clamp")
+    solar.add_argument("--current", type=_amps, required=True, metavar="A")
+    temp = sim.add_parser("temperature", help="force the board temperature ('model' to release)")
+    temp.add_argument("celsius")
+    fault = sim.add_parser("fault", help="inject or remove a fault")
+    fault.add_argument("name", choices=[f.value for f in Fault])
+    fault.add_argument("state", choices=["on", "off"])
+    return p
+
+
+def _sim_call(args: argparse.Namespace) -> tuple[str, str, list[Any]]:
+    verb = args.verb
+    if verb == "plug":
+        return "Plug", "u", [args.cable]
+    if verb == "unplug":
+        return "Unplug", "", []
+    if verb == "ev-state":
+        return "SetEvState", "s", [args.state]
+    if verb == "ev-max":
+        return "SetEvMax", "d", [args.amps]
+    if verb == "rfid":
+        return "PresentCard", "s", [args.uid]
+    if verb == "grid":
+        return "SetGrid", "dd", [args.voltage, args.frequency]
+    if verb == "site":
+        return "SetSite", "d", [args.current]
+    if verb == "solar":
+        return "SetSolar", "d", [args.current]
+    if verb == "temperature":
+        celsius = math.nan if args.celsius == "model" else _celsius(args.celsius)
+        return "SetTemperature", "d", [celsius]
+    return "SetFault", "sb", [args.name, args.state == "on"]
+
+
+def _celsius(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise SystemExit(f"evnetctl: temperature {text!r}: a number of °C or 'model'") from None
+
+
+async def _gather(bus: MessageBus) -> dict[str, dict[str, Any] | None]:
+    """Properties of every service; None for those not running."""
+
+    async def one(endpoint: Endpoint) -> dict[str, Any] | None:
+        try:
+            return await get_all(bus, endpoint)
+        except NotAvailable:
+            return None
+
+    names = ("plant", "meter", "charger", "ocpp")
+    results = await asyncio.gather(*(one(e) for e in (PLANT, METER, CHARGER, OCPP)))
+    return dict(zip(names, results, strict=True))
+
+
+async def _run(args: argparse.Namespace) -> int:
+    bus = await connect(args.bus)
+    try:
+        if args.command == "sim":
+            member, signature, body = _sim_call(args)
+            await call(bus, PLANT, member, signature, body)
+        elif args.command == "status":
+            status = compose_status(await _gather(bus))
+            print(json.dumps(status) if args.json else format_status(status))
+        elif args.command == "faults":
+            meter = await get_all(bus, METER)
+            for fault in meter.get("ActiveFaults", []):
+                print(fault)
+        elif args.command == "clear-faults":
+            cleared, refused = await call(bus, METER, "ClearFaults")
+            for name in cleared:
+                print(f"cleared {name}")
+            for reason in refused:
+                print(f"refused {reason}")
+        elif args.command == "start":
+            await call(bus, CHARGER, "StartSession", "s", [args.id_tag])
+        elif args.command == "stop":
+            await call(bus, CHARGER, "StopSession")
+        elif args.command == "unlock":
+            await call(bus, CHARGER, "Unlock")
+        elif args.command == "limit":
+            await call(bus, CHARGER, "SetUserLimit", "d", [args.amps])
+    finally:
+        bus.disconnect()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return asyncio.run(_run(args))
+    except (DBusError, DeviceNotFoundError) as exc:
+        text = exc.text if isinstance(exc, DBusError) else str(exc)
+        print(f"evnetctl: {text}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

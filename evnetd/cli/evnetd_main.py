@@ -1,0 +1,73 @@
+"""`evnetd <service>` runs one daemon in the foreground; `evnetd sim` runs the whole stack."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from evnetd.cli.args import OneLineParser
+from evnetd.hal.errors import HalError
+from evnetd.runtime.config import EX_CONFIG, Config, ConfigError, load_config
+from evnetd.runtime.daemon import run
+from evnetd.runtime.log import setup_logging
+from evnetd.services import SERVICES
+
+EX_UNAVAILABLE = 69
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(prog="evnetd", description="EVNET charger daemons")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for entry in SERVICES.values():
+        p = sub.add_parser(entry.name, help=f"run {entry.help}")
+        _common(p)
+    sim = sub.add_parser("sim", help="run every service on the simulated board")
+    _common(sim)
+    sim.add_argument("--csms", metavar="URL", help="OCPP CSMS websocket URL")
+    sim.add_argument("--id", dest="charge_point_id", metavar="ID", help="charge point id")
+    sim.add_argument("--web", metavar="HOST:PORT", help="web client address")
+    return parser
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", type=Path, help="TOML file (default /etc/evnet/evnet.toml)")
+    p.add_argument("--bus", help="D-Bus address (default: $EVNET_BUS, else the system bus)")
+    p.add_argument("--state-dir", type=Path, help="where state is kept")
+
+
+def effective_config(args: argparse.Namespace) -> Config:
+    """The file's config with command-line overrides (validated the same way)."""
+    config = load_config(args.config)
+    general = config.general.model_copy(
+        update={
+            k: v
+            for k, v in (("bus_address", args.bus), ("state_dir", args.state_dir))
+            if v is not None
+        }
+    )
+    return config.model_copy(update={"general": general})
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        config = effective_config(args)
+    except ConfigError as exc:
+        print(f"evnetd: {exc}", file=sys.stderr)
+        return EX_CONFIG
+    if args.command == "sim":
+        from evnetd.sim.launcher import run_simulation
+
+        return run_simulation(args, config)
+    entry = SERVICES[args.command]
+    setup_logging(entry.unit, config.general.log_level)
+    service = entry.factory()(config)
+    try:
+        asyncio.run(run(service))
+    except HalError as exc:
+        logging.getLogger(entry.unit).error("hardware unavailable: %s", exc)
+        return EX_UNAVAILABLE
+    return 0

@@ -1,0 +1,1 @@
+"""Hardware abstraction: interfaces, and the ``linux`` and ``sim`` backends."""

@@ -1,0 +1,1 @@
+"""The plant simulator: the world around the board (EV, cable, lock, contactor, grid, house)."""

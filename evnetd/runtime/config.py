@@ -1,0 +1,145 @@
+"""The one configuration file (``/etc/evnet/evnet.toml``) as pydantic models.
+
+Every field has a default, so an empty file is a valid configuration for the simulated
+board. Unknown keys are errors, not silently ignored: a misspelt ``max_curent_a`` on an
+installed charger must stop the service with a message that names it, before any
+hardware is touched (exit status 78, EX_CONFIG, which systemd shows as "config").
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+EX_CONFIG = 78
+DEFAULT_PATH = Path("/etc/evnet/evnet.toml")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Amps = Annotated[float, Field(ge=0, le=32)]
+
+
+class GeneralConfig(_Section):
+    """Identity and where things live."""
+
+    charge_point_id: Annotated[str, Field(min_length=1, max_length=48, pattern=r"^[A-Za-z0-9._-]+$")] = (
+        "EVNET-SIM-0001"
+    )
+    board: Literal["sim", "linux"] = "sim"
+    state_dir: Path = Path("/var/lib/evnet")
+    bus_address: str = ""  # empty: the system bus
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+class HardwareConfig(_Section):
+    """Linux device nodes of the board (DESIGN.md §3); unused on the simulated board."""
+
+    gpiochip: str = "/dev/gpiochip0"
+    spi_meter: str = "/dev/spidev0.0"
+    spi_pilot: str = "/dev/spidev0.1"
+    i2c_bus: Annotated[int, Field(ge=0)] = 1
+    pwm_chip: Annotated[int, Field(ge=0)] = 0
+    pwm_channel: Annotated[int, Field(ge=0)] = 0
+    can_channel: str = "can0"
+
+
+class ChargerConfig(_Section):
+    """Connector and charging rules."""
+
+    max_current_a: Annotated[float, Field(ge=6, le=32)] = 32.0
+    tethered: bool = False
+    tethered_cable_a: Literal[13, 20, 32] = 32
+    allow_state_d: bool = False
+    auth_mode: Literal["free", "local", "ocpp"] = "free"
+    local_tokens: list[Annotated[str, Field(min_length=1, max_length=20)]] = []
+    keep_awake: Literal["off", "minimum", "pulse"] = "off"
+
+
+class ProtectionConfig(_Section):
+    """Trip thresholds (DESIGN.md §4). The defaults are the manual's values."""
+
+    overvoltage_v: Annotated[float, Field(ge=250, le=310)] = 300.0
+    undervoltage_v: Annotated[float, Field(ge=100, le=207)] = 115.0
+    overcurrent_factor: Annotated[float, Field(ge=1.0, le=1.5)] = 1.2
+    overcurrent_time_s: Annotated[float, Field(ge=0.02, le=60)] = 1.0
+    pen_voltage_v: Annotated[float, Field(ge=20, le=100)] = 70.0
+    derate_start_c: Annotated[float, Field(ge=40, le=90)] = 72.0
+    trip_temperature_c: Annotated[float, Field(ge=40, le=100)] = 79.0
+    rcd_self_test_at_start: bool = True
+
+
+class OcppConfig(_Section):
+    """The CSMS connection; an empty URL means the charger runs offline."""
+
+    url: str = ""
+    @field_validator("url")
+    @classmethod
+    def _websocket_url(cls, value: str) -> str:
+        if value and not value.startswith(("ws://", "wss://")):
+            raise ValueError("must start with ws:// or wss://")
+        return value
+
+
+class SimConfig(_Section):
+    """Starting conditions of the simulated plant."""
+
+    grid_voltage_v: Annotated[float, Field(ge=0, le=400)] = 230.0
+    grid_frequency_hz: Annotated[float, Field(ge=40, le=70)] = 50.0
+    ev_max_current_a: Amps = 32.0
+    ambient_c: Annotated[float, Field(ge=-40, le=60)] = 25.0
+
+
+class Config(_Section):
+    general: GeneralConfig = GeneralConfig()
+    hardware: HardwareConfig = HardwareConfig()
+    charger: ChargerConfig = ChargerConfig()
+    protection: ProtectionConfig = ProtectionConfig()
+    ocpp: OcppConfig = OcppConfig()
+    sim: SimConfig = SimConfig()
+
+
+class ConfigError(Exception):
+    """The configuration file is unreadable or breaks a rule; the message is one line per problem."""
+
+
+def _describe(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        field = ".".join(str(part) for part in item["loc"]) or "(file)"
+        rule = item["msg"]
+        if item["type"] == "extra_forbidden":
+            lines.append(f"{field}: unknown setting")
+        else:
+            lines.append(f"{field} = {item.get('input')!r}: {rule}")
+    return "; ".join(lines)
+
+
+def parse_config(text: str, source: str = "<config>") -> Config:
+    """Parse TOML text into a Config, raising ConfigError that names field, value and rule."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: {_describe(exc)}") from None
+
+
+def load_config(path: Path | None) -> Config:
+    """Load the file at ``path``; a missing default file means all defaults."""
+    if path is None:
+        if not DEFAULT_PATH.exists():
+            return Config()
+        path = DEFAULT_PATH
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    return parse_config(text, str(path))

@@ -1,0 +1,32 @@
+"""The daemons `evnetd <name>` can run, in start order, imported only when chosen."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from evnetd.runtime.config import Config
+from evnetd.runtime.daemon import Service
+
+
+@dataclass(frozen=True)
+class ServiceEntry:
+    name: str
+    unit: str  # systemd unit / syslog identifier
+    target: str  # "module:Class" taking the Config
+    help: str
+
+    def factory(self) -> Callable[[Config], Service]:
+        module, cls = self.target.split(":")
+        return getattr(importlib.import_module(module), cls)  # type: ignore[no-any-return]
+
+
+SERVICES: dict[str, ServiceEntry] = {
+    entry.name: entry
+    for entry in (
+        ServiceEntry("plant", "evnet-sim", "evnetd.plant.service:PlantService",
+                     "the plant simulator (simulated board, EV, grid, house)"),
+    )
+}  # fmt: skip
+SIMULATED_STACK = tuple(SERVICES)
