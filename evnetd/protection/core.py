@@ -163,6 +163,35 @@ class ProtectionCore:
             self._flowing_since = last_sample_t
         return self._settle(now)
 
+    def observe_half_cycle(self, vrms: float, npe_vrms: float, now: float) -> Decision:
+        """The line and N-PE RMS over the newest half cycle, at every ADC block.
+
+        Only the instant rules (confirm time 0) act on it: over-voltage and PEN then trip
+        without waiting for the cycle window to close. Everything else, recovery included,
+        stays on cycle windows.
+        """
+        self._tick(now)
+        cfg = self._cfg
+        if cfg.voltage_confirm_s == 0.0 and vrms > cfg.overvoltage_v:
+            self._voltage_normal.since = None  # a cycle that began before the jump must not clear it
+            self._raise(
+                Fault.OVERVOLTAGE,
+                now,
+                vrms,
+                f"over-voltage: {vrms:.1f} V (half cycle) above {cfg.overvoltage_v:.0f} V;"
+                " PERMIT dropped",
+            )
+        if cfg.pen_confirm_s == 0.0 and npe_vrms > cfg.pen_trip_v:
+            self._pen_low.since = None
+            self._raise(
+                Fault.PEN,
+                now,
+                npe_vrms,
+                f"PEN fault: N-PE {npe_vrms:.1f} V (half cycle) above {cfg.pen_trip_v:.0f} V;"
+                " PERMIT dropped",
+            )
+        return self._settle(now)
+
     def observe_rcd(self, active: bool, now: float) -> Decision:
         """Level of the RCD module's fault input (True: residual current, or a test)."""
         self._tick(now)
