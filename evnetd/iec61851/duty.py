@@ -40,10 +40,8 @@ def duty_for_current(amps: float, resolution: float = DEFAULT_RESOLUTION) -> flo
     if amps < MIN_CURRENT_A:
         return X1_DUTY
     exact = Fraction(min(amps, MAX_CURRENT_A))
-    if exact <= Fraction(LOW_RANGE_MAX_A):
-        percent = exact / Fraction(6, 10)
-    else:
-        percent = exact / Fraction(5, 2) + 64
+    low_range = exact <= Fraction(LOW_RANGE_MAX_A)
+    percent = exact / Fraction(6, 10) if low_range else exact / Fraction(5, 2) + 64
     return math.floor(percent / 100 * steps_per_period) / steps_per_period
 
 

@@ -1,0 +1,1 @@
+"""Current-limit arbitration (pure): which limit is in force, and whose it is."""
