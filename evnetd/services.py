@@ -27,6 +27,8 @@ SERVICES: dict[str, ServiceEntry] = {
     for entry in (
         ServiceEntry("plant", "evnet-sim", "evnetd.plant.service:PlantService",
                      "the plant simulator (simulated board, EV, grid, house)"),
+        ServiceEntry("meter", "evnet-meter", "evnetd.meter.service:MeterService",
+                     "the metering/protection service"),
     )
 }  # fmt: skip
 SIMULATED_STACK = tuple(SERVICES)

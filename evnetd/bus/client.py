@@ -6,6 +6,7 @@ Raw messages instead of introspected proxies: no introspection round trip per cl
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +16,7 @@ from dbus_fast.aio import MessageBus
 from evnetd.bus.errors import NotAvailable, from_reply
 from evnetd.bus.names import PROPERTIES, Endpoint
 
+_DBUS = Endpoint("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus")
 _ABSENT = (
     "org.freedesktop.DBus.Error.ServiceUnknown",
     "org.freedesktop.DBus.Error.NameHasNoOwner",
@@ -93,11 +95,54 @@ async def follow_properties(
             on_change(unwrap(msg.body[1]))
 
     bus.add_message_handler(handler)
+    await call(bus, _DBUS, "AddMatch", "s", [rule])
+    return await get_all(bus, endpoint)
+
+
+async def watch_service(
+    bus: MessageBus, endpoint: Endpoint, on_update: Callable[[dict[str, Any] | None], None]
+) -> None:
+    """Follow another service that may come and go.
+
+    ``on_update`` gets all its properties when it appears (or is already there), each
+    PropertiesChanged as it comes, and None when it leaves the bus. Never waits for it:
+    a daemon must run whether its peers do or not.
+    """
+
+    async def appeared() -> None:
+        try:
+            on_update(await get_all(bus, endpoint))
+        except NotAvailable:
+            on_update(None)
+
+    def on_owner(msg: Message) -> None:
+        if (
+            msg.message_type == MessageType.SIGNAL
+            and msg.member == "NameOwnerChanged"
+            and msg.body
+            and msg.body[0] == endpoint.bus_name
+        ):
+            if msg.body[2]:
+                task = asyncio.ensure_future(appeared())
+                _pending.add(task)
+                task.add_done_callback(_pending.discard)
+            else:
+                on_update(None)
+
+    bus.add_message_handler(on_owner)
     await call(
         bus,
-        Endpoint("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus"),
+        _DBUS,
         "AddMatch",
         "s",
-        [rule],
+        [f"type='signal',sender='org.freedesktop.DBus',member='NameOwnerChanged',arg0='{endpoint.bus_name}'"],
     )
-    return await get_all(bus, endpoint)
+    try:
+        current = await follow_properties(bus, endpoint, on_update)
+    except NotAvailable:
+        on_update(None)
+    else:
+        on_update(current)
+
+
+_pending: set[asyncio.Future[None]] = set()

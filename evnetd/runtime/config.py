@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 EX_CONFIG = 78
 DEFAULT_PATH = Path("/etc/evnet/evnet.toml")
@@ -23,6 +23,7 @@ class _Section(BaseModel):
 
 
 Amps = Annotated[float, Field(ge=0, le=32)]
+SpiPath = Annotated[str, Field(pattern=r"^/dev/spidev[0-9]+\.[0-9]+$")]
 
 
 class GeneralConfig(_Section):
@@ -41,8 +42,8 @@ class HardwareConfig(_Section):
     """Linux device nodes of the board (DESIGN.md §3); unused on the simulated board."""
 
     gpiochip: str = "/dev/gpiochip0"
-    spi_meter: str = "/dev/spidev0.0"
-    spi_pilot: str = "/dev/spidev0.1"
+    spi_meter: SpiPath = "/dev/spidev0.0"
+    spi_pilot: SpiPath = "/dev/spidev0.1"
     i2c_bus: Annotated[int, Field(ge=0)] = 1
     pwm_chip: Annotated[int, Field(ge=0)] = 0
     pwm_channel: Annotated[int, Field(ge=0)] = 0
@@ -62,16 +63,27 @@ class ChargerConfig(_Section):
 
 
 class ProtectionConfig(_Section):
-    """Trip thresholds (DESIGN.md §4). The defaults are the manual's values."""
+    """Trip thresholds (DESIGN.md §4); the defaults are the manual's values.
+
+    Names match the protection core's ProtectionConfig, which also checks the rules that
+    tie fields together (e.g. derating must start below the trip temperature).
+    """
 
     overvoltage_v: Annotated[float, Field(ge=250, le=310)] = 300.0
     undervoltage_v: Annotated[float, Field(ge=100, le=207)] = 115.0
     overcurrent_factor: Annotated[float, Field(ge=1.0, le=1.5)] = 1.2
-    overcurrent_time_s: Annotated[float, Field(ge=0.02, le=60)] = 1.0
-    pen_voltage_v: Annotated[float, Field(ge=20, le=100)] = 70.0
+    overcurrent_confirm_s: Annotated[float, Field(ge=0.02, le=60)] = 1.0
+    pen_trip_v: Annotated[float, Field(ge=20, le=100)] = 70.0
+    pen_confirm_s: Annotated[float, Field(ge=0, le=5)] = 0.0
     derate_start_c: Annotated[float, Field(ge=40, le=90)] = 72.0
-    trip_temperature_c: Annotated[float, Field(ge=40, le=100)] = 79.0
-    rcd_self_test_at_start: bool = True
+    overtemp_trip_c: Annotated[float, Field(ge=40, le=100)] = 79.0
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ProtectionConfig:
+        from evnetd.protection.config import ProtectionConfig as CoreConfig
+
+        CoreConfig(**self.model_dump())  # raises ValueError naming the broken rule
+        return self
 
 
 class OcppConfig(_Section):

@@ -1,0 +1,1 @@
+"""The metering/protection service (evnet-meter)."""

@@ -1,0 +1,80 @@
+"""``org.evnet.Meter1``: measurements at 1 Hz, faults as they happen, a few methods."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Protocol
+
+from dbus_fast.annotations import DBusSignature, DBusStr
+from dbus_fast.service import method, signal
+
+from evnetd.bus.names import METER
+from evnetd.bus.service import NoResult, PublishedInterface
+
+ClearReply = Annotated[list[list[str]], DBusSignature("asas")]
+Calibration = Annotated[dict[str, float], DBusSignature("a{sd}")]
+FaultSignal = Annotated[list[Any], DBusSignature("sssd")]
+
+NAN = float("nan")
+INITIAL: dict[str, Any] = {
+    "Voltage": NAN, "Current": NAN, "Power": NAN, "ApparentPower": NAN, "PowerFactor": NAN,
+    "Frequency": NAN, "NpeVoltage": NAN, "LoadVoltage": NAN, "SiteCurrent": NAN,
+    "EnergyWh": NAN, "Temperature": NAN, "Permit": False, "ActiveFaults": [], "ErrorCode": "NoError",
+    "DeratingLimit": NAN, "RcdSelfTest": "pending", "SelfChecksOk": False, "Sequence": 0,
+}  # fmt: skip
+
+
+class MeterActions(Protocol):
+    """What the interface's methods do; implemented by the service."""
+
+    def self_test_rcd(self) -> None: ...
+
+    def clear_faults(self) -> tuple[list[str], list[str]]: ...
+
+    def calibration(self) -> dict[str, float]: ...
+
+    def hold_permit(self, reason: str) -> None: ...
+
+
+class MeterInterface(PublishedInterface):
+    """Unknown values are NaN (no measurement yet); ``Sequence`` counts the 1 Hz updates
+    so a client can tell a live meter from a silent one even when nothing changes."""
+
+    PROPERTIES = {
+        "Voltage": "d", "Current": "d", "Power": "d", "ApparentPower": "d", "PowerFactor": "d",
+        "Frequency": "d", "NpeVoltage": "d", "LoadVoltage": "d", "SiteCurrent": "d", "EnergyWh": "d",
+        "Temperature": "d", "Permit": "b", "ActiveFaults": "as", "ErrorCode": "s", "DeratingLimit": "d",
+        "RcdSelfTest": "s", "SelfChecksOk": "b", "Sequence": "u",
+    }  # fmt: skip
+
+    def __init__(self, actions: MeterActions) -> None:
+        self.actions = actions
+        super().__init__(METER.interface, INITIAL)
+
+    @method()
+    def SelfTestRcd(self) -> NoResult:
+        """Start an RCD self-test (PERMIT low while it runs); the result shows in RcdSelfTest."""
+        self.actions.self_test_rcd()
+
+    @method()
+    def ClearFaults(self) -> ClearReply:
+        """Clear latched faults whose cause is gone: (cleared, refused with reasons)."""
+        cleared, refused = self.actions.clear_faults()
+        return [cleared, refused]
+
+    @method()
+    def GetCalibration(self) -> Calibration:
+        return self.actions.calibration()
+
+    @method()
+    def HoldPermit(self, reason: DBusStr) -> NoResult:
+        """Keep PERMIT low until an operator clears it (the charger's welded-contactor request)."""
+        self.actions.hold_permit(reason)
+
+    @signal()
+    def FaultRaised(self, fault: str, error_code: str, message: str, value: float) -> FaultSignal:
+        return [fault, error_code, message, value]
+
+    @signal()
+    def FaultCleared(self, fault: str, error_code: str, message: str, value: float) -> FaultSignal:
+        return [fault, error_code, message, value]
+

@@ -1,0 +1,178 @@
+"""The metering/protection daemon as a real process on a private bus, with the plant."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from dbus_fast import DBusError
+
+from evnetd.bus.client import call
+from evnetd.bus.connection import connect
+from evnetd.bus.errors import InvalidState
+from evnetd.bus.names import METER
+from tests.conftest import ServiceProcess, evnetctl
+from tests.integration.plant import BusTool
+
+pytestmark = pytest.mark.integration
+
+
+class Stack:
+    def __init__(self, bus: str, state: Path) -> None:
+        self.bus_address = bus
+        self.state = state
+        self.tool = BusTool(bus)
+        self.plant = ServiceProcess("plant", bus, state)
+        self.plant.wait_ready()
+        self.meter = self.start_meter()
+
+    def start_meter(self) -> ServiceProcess:
+        meter = ServiceProcess("meter", self.bus_address, self.state)
+        meter.wait_ready()
+        self.meter = meter
+        return meter
+
+    def permit(self) -> bool:
+        return bool(self.tool.get("Plant1", "Permit"))
+
+    def wait_permit(self, level: bool, timeout: float = 5.0) -> None:
+        self.tool.wait_for(lambda: self.permit() is level, timeout, f"PERMIT {'high' if level else 'low'}")
+
+    def faults(self) -> list[str]:
+        return list(self.tool.get("Meter1", "ActiveFaults"))
+
+    def energy(self) -> float:
+        return float(self.tool.get("Meter1", "EnergyWh"))
+
+    def charge(self, amps_duty: float = 0.5333) -> None:
+        """Act as the charger: plug, EV in C, PWM, contactor request."""
+        self.tool.plant("Plug", "u", "32")
+        self.tool.plant("SetEvState", "s", "C")
+        self.tool.plant("SetPwmDuty", "d", str(amps_duty))
+        self.tool.plant("SetOutput", "sb", "contactor", "true")
+
+    def stop(self) -> None:
+        self.meter.stop()
+        self.plant.stop()
+
+
+@pytest.fixture
+def stack(private_bus: str, tmp_path: Path) -> Iterator[Stack]:
+    running = Stack(private_bus, tmp_path / "state")
+    yield running
+    running.stop()
+
+
+def test_permit_rises_after_self_checks_and_measurements_publish(stack: Stack) -> None:
+    stack.wait_permit(True)
+    stack.tool.wait_for(lambda: stack.tool.get("Meter1", "Voltage") is not None, 5, "a voltage")  # NaN reads as null
+    assert stack.tool.get("Meter1", "Voltage") == pytest.approx(230.0, abs=1.0)
+    assert stack.tool.get("Meter1", "Frequency") == pytest.approx(50.0, abs=0.05)
+    assert stack.tool.get("Meter1", "RcdSelfTest") == "passed"
+    events = [name for _, name, value in stack.tool.events() if name == "rcd_test"]
+    assert events, "the start-up self-test pulses the RCD test output"
+
+
+@pytest.mark.parametrize(
+    ("fault", "active", "code"),
+    [("pen", "pen", "GroundFailure"), ("rcd-ac", "rcd", "GroundFailure"), ("rcd-dc", "rcd", "GroundFailure"),
+     ("overtemp", "overtemp", "HighTemperature"), ("tamper", "tamper", "OtherError"),
+     ("adc-silent", "adc-silent", "PowerMeterFailure")],
+)  # fmt: skip
+def test_each_fault_drops_permit_and_names_its_code(stack: Stack, fault: str, active: str, code: str) -> None:
+    stack.wait_permit(True)
+    stack.tool.plant("SetFault", "sb", fault, "true")
+    stack.wait_permit(False, timeout=3.0)
+    stack.tool.wait_for(lambda: active in stack.faults(), 3, f"{active} listed")
+    assert stack.tool.get("Meter1", "ErrorCode") == code
+    listed = evnetctl(stack.bus_address, "faults").stdout.split()
+    assert active in listed
+
+
+def test_overvoltage_trips_and_recovers_in_band(stack: Stack) -> None:
+    stack.wait_permit(True)
+    stack.tool.plant("SetGrid", "dd", "320", "0")
+    stack.wait_permit(False)
+    assert "overvoltage" in stack.faults()
+    stack.tool.plant("SetGrid", "dd", "230", "0")
+    time.sleep(3)
+    assert not stack.permit(), "recovery needs 10 s within 207–253 V"
+    stack.wait_permit(True, timeout=12)
+
+
+def test_tamper_is_cleared_only_by_an_operator_once_closed(stack: Stack) -> None:
+    stack.wait_permit(True)
+    stack.tool.plant("SetFault", "sb", "tamper", "true")
+    stack.wait_permit(False)
+    refused = evnetctl(stack.bus_address, "clear-faults").stdout
+    assert "refused tamper" in refused and "still open" in refused
+    stack.tool.plant("SetFault", "sb", "tamper", "false")
+    time.sleep(0.5)
+    assert not stack.permit()
+    assert "cleared tamper" in evnetctl(stack.bus_address, "clear-faults").stdout
+    stack.wait_permit(True)
+
+
+def test_tamper_latch_survives_a_restart(stack: Stack) -> None:
+    stack.wait_permit(True)
+    stack.tool.plant("SetFault", "sb", "tamper", "true")
+    stack.wait_permit(False)
+    stack.tool.plant("SetFault", "sb", "tamper", "false")
+    stack.meter.process.send_signal(signal.SIGKILL)
+    stack.meter.stop()
+    stack.start_meter()
+    time.sleep(1.0)
+    assert "tamper" in stack.faults() and not stack.permit()
+
+
+def test_bad_bus_call_is_a_named_error(stack: Stack) -> None:
+    async def attempt(member: str, signature: str, body: list[object]) -> DBusError:
+        bus = await connect(stack.bus_address)
+        try:
+            with pytest.raises(DBusError) as caught:
+                await call(bus, METER, member, signature, body)
+            return caught.value
+        finally:
+            bus.disconnect()
+
+    error = asyncio.run(attempt("HoldPermit", "s", [""]))
+    assert isinstance(error, InvalidState)
+    assert error.type == "org.evnet.Error.InvalidState" and "needs a reason" in error.text
+    error = asyncio.run(attempt("NoSuchMethod", "", []))
+    assert error.type == "org.freedesktop.DBus.Error.UnknownMethod"
+    stack.wait_permit(True)  # nothing changed: the start-up checks complete as usual
+
+
+def test_energy_survives_kill_9_within_10_wh(stack: Stack) -> None:
+    stack.wait_permit(True)
+    stack.charge()
+    stack.tool.wait_for(lambda: stack.energy() > 12.0, 20, "12 Wh metered")
+    before = stack.energy()
+    stack.meter.process.send_signal(signal.SIGKILL)
+    stack.meter.stop()
+    stack.start_meter()
+    after = stack.energy()
+    assert before - 10.0 <= after <= before + 1.0
+
+
+def test_clean_stop_and_mains_loss_lose_nothing(stack: Stack) -> None:
+    stack.wait_permit(True)
+    stack.charge()
+    stack.tool.wait_for(lambda: stack.energy() > 3.0, 20, "3 Wh metered")
+    stack.tool.plant("SetGrid", "dd", "0", "0")  # mains fails: the register is saved at once
+    time.sleep(1.5)  # the last published value is the final one
+    at_loss = stack.energy()
+    stack.meter.process.send_signal(signal.SIGKILL)
+    stack.meter.stop()
+    stack.start_meter()
+    assert stack.energy() == pytest.approx(at_loss, abs=0.01)
+    stack.tool.plant("SetGrid", "dd", "230", "0")
+    stack.tool.wait_for(lambda: stack.energy() > at_loss + 1.0, 20, "more energy")
+    last_published = stack.energy()
+    assert stack.meter.stop() == 0  # SIGTERM: the register is saved on the way out
+    stack.start_meter()
+    assert stack.energy() >= last_published
