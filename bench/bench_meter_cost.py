@@ -2,7 +2,8 @@
 
 Pushes 60 s of pre-generated 8-channel 4 kSPS samples (80-sample blocks, as the ADC
 driver delivers them) through Meter, EnergyRegister, the 1 Hz SecondAggregator and
-ProtectionCore, exactly as the service loop does, and measures process CPU time.
+ProtectionCore (cycle windows and the half-cycle fast path), exactly as the service
+loop does, and measures process CPU time.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import time
 
 from bench._synth import BLOCK, RATE_HZ, Signal, blocks
 from evnetd.metering import EnergyRegister, Meter, SecondAggregator
+from evnetd.metering.calibration import DEFAULT_CALIBRATION
+from evnetd.metering.halfcycle import HalfCycleRms
 from evnetd.protection import ProtectionCore
 
 SECONDS = 60.0
@@ -42,6 +45,7 @@ def run() -> dict[str, object]:
     register = EnergyRegister()
     aggregator = SecondAggregator()
     core = _ready_core(t0)
+    half_cycle = HalfCycleRms(DEFAULT_CALIBRATION, RATE_HZ)
     published = 0
     events = 0
     start = time.process_time()
@@ -52,6 +56,9 @@ def run() -> dict[str, object]:
             if aggregator.push(cycle) is not None:
                 published += 1
         now = block.t0 + BLOCK / RATE_HZ
+        fast = half_cycle.feed(block)
+        if fast is not None:
+            events += len(core.observe_half_cycle(fast[0], fast[1], now).events)
         decision = core.observe_metering(cycles, now - 1.0 / RATE_HZ, now)
         events += len(decision.events)
     cpu_s = time.process_time() - start

@@ -29,6 +29,8 @@ SERVICES: dict[str, ServiceEntry] = {
                      "the plant simulator (simulated board, EV, grid, house)"),
         ServiceEntry("meter", "evnet-meter", "evnetd.meter.service:MeterService",
                      "the metering/protection service"),
+        ServiceEntry("charger", "evnet-charger", "evnetd.charger.service:ChargerService",
+                     "the charge-control service"),
     )
 }  # fmt: skip
 SIMULATED_STACK = tuple(SERVICES)

@@ -49,7 +49,8 @@ log = logging.getLogger("evnet.meter")
 PUBLISH_S = 1.0
 TEMPERATURE_S = 1.0
 MAINS_LOST_V = 100.0  # below this on a half cycle the register is saved at once
-HEALTHY_SAMPLES_S = 2.0  # the watchdog is fed only while blocks (or ADC timeouts) arrive
+HEALTHY_SAMPLES_S = 2.0
+PLUGGED_PILOT = ("B", "C", "D", "E")  # F is our own signal and hides the EV: no news  # the watchdog is fed only while blocks (or ADC timeouts) arrive
 
 
 def read_calibration(data: bytes) -> tuple[Calibration, str]:
@@ -257,12 +258,20 @@ class MeterService:
 
     # --- what others ask ----------------------------------------------------------------
     def _charger_changed(self, props: dict[str, Any] | None) -> None:
-        """The charger's offered current is the protection's Imax; gone → hardware maximum."""
+        """From the charger: its offered current is the protection's Imax (gone → hardware
+        maximum), and its pilot state tells plug-in and unplug (RCD and over-current rules)."""
+        now = time.monotonic()
         if props is None:
-            self._apply(self.core.set_offered_current(None, time.monotonic()))
-        elif "OfferedCurrent" in props:
+            self._apply(self.core.set_offered_current(None, now))
+            return
+        if "OfferedCurrent" in props:
             offered = props["OfferedCurrent"]  # NaN: nothing offered (paused)
-            self._apply(self.core.set_offered_current(0.0 if math.isnan(offered) else offered, time.monotonic()))
+            self._apply(self.core.set_offered_current(0.0 if math.isnan(offered) else offered, now))
+        pilot = props.get("Pilot")
+        if pilot in PLUGGED_PILOT:
+            self._apply(self.core.observe_plug(True, now))
+        elif pilot == "A":
+            self._apply(self.core.observe_plug(False, now))
 
     def self_test_rcd(self) -> None:
         self._apply(self.core.request_rcd_selftest(time.monotonic()))

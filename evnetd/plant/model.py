@@ -25,6 +25,7 @@ PP_OPEN_OHMS = 1.0e6
 
 EV_REACTION_S = 0.3  # the EV's on-board charger reacts to a new duty after this
 EV_RAMP_A_PER_S = 32.0  # ramps to 32 A in about a second
+EV_CURRENT_EVENT_A = 0.5  # the event log notes the EV current in steps of this
 CONTACTOR_MOVE_S = 0.02  # coil to mirror contact
 LOCK_MOVE_S = 0.2
 CARD_HOLD_S = 2.0
@@ -83,6 +84,7 @@ class PlantModel:
     grid_voltage_v: float = 230.0
     grid_frequency_hz: float = 50.0
     ev_max_a: float = 32.0
+    ev_ramp_a_per_s: float = EV_RAMP_A_PER_S
     ambient_c: float = 25.0
     tethered: bool = False
     plugged: bool = False
@@ -106,6 +108,7 @@ class PlantModel:
     _lock_move_at: float | None = None
     _card_until: float = 0.0
     _last_step: float | None = None
+    _recorded_current: float = 0.0
 
     # --- commands -------------------------------------------------------------------
     def plug(self, now: float, cable_a: int = 32) -> None:
@@ -260,9 +263,14 @@ class PlantModel:
                 offered = self.ev_current_a  # still reacting to the last change
             target = min(offered or 0.0, self.ev_max_a, float(self.cable_a))
         if target >= self.ev_current_a:
-            self.ev_current_a = min(target, self.ev_current_a + EV_RAMP_A_PER_S * dt)
+            self.ev_current_a = min(target, self.ev_current_a + self.ev_ramp_a_per_s * dt)
         else:
             self.ev_current_a = target  # an EV stops at once when power goes
+        if abs(self.ev_current_a - self._recorded_current) >= EV_CURRENT_EVENT_A or (
+            self.ev_current_a == target and self.ev_current_a != self._recorded_current
+        ):
+            self._recorded_current = self.ev_current_a
+            self._record(now, "ev-current", f"{self.ev_current_a:.2f}")
 
     # --- what the inputs read ---------------------------------------------------------
     @property

@@ -170,6 +170,7 @@ class PlantService:
             grid_voltage_v=sim.grid_voltage_v,
             grid_frequency_hz=sim.grid_frequency_hz,
             ev_max_a=sim.ev_max_current_a,
+            ev_ramp_a_per_s=sim.ev_ramp_a_per_s,
             ambient_c=sim.ambient_c,
             temperature_c=sim.ambient_c,
             tethered=config.charger.tethered,

@@ -104,6 +104,7 @@ class SimConfig(_Section):
     grid_voltage_v: Annotated[float, Field(ge=0, le=400)] = 230.0
     grid_frequency_hz: Annotated[float, Field(ge=40, le=70)] = 50.0
     ev_max_current_a: Amps = 32.0
+    ev_ramp_a_per_s: Annotated[float, Field(gt=0, le=100_000)] = 32.0
     ambient_c: Annotated[float, Field(ge=-40, le=60)] = 25.0
 
 
@@ -155,3 +156,28 @@ def load_config(path: Path | None) -> Config:
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
     return parse_config(text, str(path))
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str | Path):
+        return f'"{value}"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return repr(value)
+
+
+def example_toml() -> str:
+    """The shipped /etc/evnet/evnet.toml: every section and key, commented out, at its default."""
+    lines = [
+        "# EVNET charger configuration. Every key is optional; the values shown are the defaults.",
+        "# An unknown key or a bad value stops the services (exit 78) with a line naming it.",
+        "",
+    ]
+    for section, model in Config():
+        doc = (type(model).__doc__ or "").strip().splitlines()[0]
+        lines += [f"[{section}]", f"# {doc}"]
+        lines += [f"# {key} = {_toml_value(value)}" for key, value in model]
+        lines.append("")
+    return "\n".join(lines)

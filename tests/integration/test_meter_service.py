@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +14,8 @@ from evnetd.bus.client import call
 from evnetd.bus.connection import connect
 from evnetd.bus.errors import InvalidState
 from evnetd.bus.names import METER
-from tests.conftest import ServiceProcess, evnetctl
+from evnetd.sim.processes import ServiceProcess
+from tests.conftest import evnetctl
 from tests.integration.plant import BusTool
 
 pytestmark = pytest.mark.integration
@@ -56,8 +56,8 @@ class Stack:
         self.tool.plant("SetOutput", "sb", "contactor", "true")
 
     def stop(self) -> None:
-        self.meter.stop()
-        self.plant.stop()
+        self.meter.close()
+        self.plant.close()
 
 
 @pytest.fixture
@@ -122,8 +122,8 @@ def test_tamper_latch_survives_a_restart(stack: Stack) -> None:
     stack.tool.plant("SetFault", "sb", "tamper", "true")
     stack.wait_permit(False)
     stack.tool.plant("SetFault", "sb", "tamper", "false")
-    stack.meter.process.send_signal(signal.SIGKILL)
-    stack.meter.stop()
+    stack.meter.kill()
+    stack.meter.close()
     stack.start_meter()
     time.sleep(1.0)
     assert "tamper" in stack.faults() and not stack.permit()
@@ -152,8 +152,8 @@ def test_energy_survives_kill_9_within_10_wh(stack: Stack) -> None:
     stack.charge()
     stack.tool.wait_for(lambda: stack.energy() > 12.0, 20, "12 Wh metered")
     before = stack.energy()
-    stack.meter.process.send_signal(signal.SIGKILL)
-    stack.meter.stop()
+    stack.meter.kill()
+    stack.meter.close()
     stack.start_meter()
     after = stack.energy()
     assert before - 10.0 <= after <= before + 1.0
@@ -166,13 +166,13 @@ def test_clean_stop_and_mains_loss_lose_nothing(stack: Stack) -> None:
     stack.tool.plant("SetGrid", "dd", "0", "0")  # mains fails: the register is saved at once
     time.sleep(1.5)  # the last published value is the final one
     at_loss = stack.energy()
-    stack.meter.process.send_signal(signal.SIGKILL)
-    stack.meter.stop()
+    stack.meter.kill()
+    stack.meter.close()
     stack.start_meter()
     assert stack.energy() == pytest.approx(at_loss, abs=0.01)
     stack.tool.plant("SetGrid", "dd", "230", "0")
     stack.tool.wait_for(lambda: stack.energy() > at_loss + 1.0, 20, "more energy")
     last_published = stack.energy()
-    assert stack.meter.stop() == 0  # SIGTERM: the register is saved on the way out
+    assert stack.meter.close() == 0  # SIGTERM: the register is saved on the way out
     stack.start_meter()
     assert stack.energy() >= last_published

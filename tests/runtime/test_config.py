@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from evnetd.runtime.config import Config, ConfigError, load_config, parse_config
+from evnetd.runtime.config import Config, ConfigError, example_toml, load_config, parse_config
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -44,3 +44,7 @@ def test_errors_name_field_value_and_rule(text: str, expected: str) -> None:
 def test_unreadable_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(tmp_path / "missing.toml")
+
+
+def test_shipped_example_lists_every_key() -> None:
+    assert (REPO / "etc/evnet/evnet.toml").read_text() == example_toml()

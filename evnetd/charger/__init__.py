@@ -1,0 +1,1 @@
+"""The charge-control service (evnet-charger)."""

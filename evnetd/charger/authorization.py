@@ -1,0 +1,87 @@
+"""Who may charge: free (plug and charge), local tokens, OCPP, or an app/remote start.
+
+The OCPP service is asked over the bus when the mode is ``ocpp``; when it is not running
+the charger must still work (it never needs OCPP to charge), so the offline rule applies:
+tokens in the local list are accepted, unknown ones only when the installer allowed it.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+
+FREE_TAG = "FREE"  # the id tag recorded for plug-and-charge sessions
+REMOTE_TAG = "REMOTE"
+
+
+class AuthSource(enum.Enum):
+    FREE = "free"
+    LOCAL = "local"
+    OCPP = "ocpp"
+    OFFLINE = "offline"
+    REMOTE = "remote"
+
+
+@dataclass(frozen=True, slots=True)
+class AuthResult:
+    accepted: bool
+    id_tag: str
+    source: AuthSource
+    reason: str  # in words, for the journal and evnetctl
+
+
+class OcppUnavailable(Exception):
+    """The OCPP service is not on the bus or has no link to the CSMS."""
+
+
+AskOcpp = Callable[[str], Awaitable[bool]]
+
+
+def normalise_tag(tag: str) -> str:
+    """Card UIDs arrive in any case; OCPP idTags are compared as upper-case hex."""
+    return tag.strip().upper()
+
+
+class Authorizer:
+    def __init__(
+        self, mode: str, local_tokens: Iterable[str], ask_ocpp: AskOcpp, allow_offline_unknown: bool = False
+    ) -> None:
+        if mode not in ("free", "local", "ocpp"):
+            raise ValueError(f"auth mode {mode!r}: must be free, local or ocpp")
+        self.mode = mode
+        self.local_tokens = {normalise_tag(t) for t in local_tokens}
+        self._ask_ocpp = ask_ocpp
+        self._allow_offline_unknown = allow_offline_unknown
+
+    @property
+    def plug_and_charge(self) -> bool:
+        return self.mode == "free"
+
+    async def authorize(self, tag: str) -> AuthResult:
+        tag = normalise_tag(tag)
+        if self.mode == "free":
+            return AuthResult(True, tag, AuthSource.FREE, "free charging")  # any card works
+        if self.mode == "local":
+            known = tag in self.local_tokens
+            return AuthResult(known, tag, AuthSource.LOCAL, "in the local list" if known else "unknown card")
+        try:
+            accepted = await self._ask_ocpp(tag)
+        except OcppUnavailable as exc:
+            if tag in self.local_tokens:
+                return AuthResult(True, tag, AuthSource.OFFLINE, f"offline ({exc}), in the local list")
+            if self._allow_offline_unknown:
+                return AuthResult(True, tag, AuthSource.OFFLINE, f"offline ({exc}), unknown cards allowed")
+            return AuthResult(False, tag, AuthSource.OFFLINE, f"offline ({exc}), unknown card")
+        reason = "accepted by the CSMS" if accepted else "rejected by the CSMS"
+        return AuthResult(accepted, tag, AuthSource.OCPP, reason)
+
+    @staticmethod
+    def free() -> AuthResult:
+        """Plug and charge: the session is recorded under FREE_TAG."""
+        return AuthResult(True, FREE_TAG, AuthSource.FREE, "free charging")
+
+    @staticmethod
+    def remote(tag: str) -> AuthResult:
+        """An operator/app start: authorised by whoever could call the method."""
+        return AuthResult(True, normalise_tag(tag) or REMOTE_TAG, AuthSource.REMOTE, "remote start")

@@ -1,0 +1,100 @@
+"""A daemon as a child process that reports READY on a notify socket of its own.
+
+The launcher, the tests and the benchmarks all run the real daemons this way, playing
+the part systemd plays on the charger (Type=notify).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """preexec_fn: the child gets SIGTERM when its parent dies, even by kill -9."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+class ServiceProcess:
+    """One `evnetd <service>` process with its notify socket."""
+
+    def __init__(self, name: str, bus: str, state_dir: Path, config: Path | None = None,
+                 extra_env: dict[str, str] | None = None) -> None:  # fmt: skip
+        self.name = name
+        self._dir = Path(tempfile.mkdtemp(prefix="evnet-notify-"))
+        self._notify_path = self._dir / "notify"
+        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+        self.notify.bind(str(self._notify_path))
+        self.argv = [sys.executable, "-m", "evnetd", name, "--bus", bus, "--state-dir", str(state_dir)]
+        if config:
+            self.argv += ["--config", str(config)]
+        self.env = dict(os.environ, NOTIFY_SOCKET=str(self._notify_path), EVNET_BUS=bus, **(extra_env or {}))
+        self.env.pop("WATCHDOG_USEC", None)
+        self.ready = False
+        self.status = ""
+        self.process = self._spawn()
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        self.ready = False
+        return subprocess.Popen(self.argv, env=self.env, preexec_fn=die_with_parent)
+
+    def respawn(self) -> None:
+        self.process = self._spawn()
+
+    def read_notify(self) -> None:
+        """Take one pending notify datagram (READY=1, STATUS=...)."""
+        data = self.notify.recv(4096).decode(errors="replace")
+        for line in data.splitlines():
+            if line == "READY=1":
+                self.ready = True
+            elif line.startswith("STATUS="):
+                self.status = line[7:]
+
+    def wait_ready(self, timeout: float = 15.0) -> None:
+        deadline = time.monotonic() + timeout
+        self.notify.settimeout(0.2)
+        try:
+            while not self.ready:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"{self.name} exited with {self.process.returncode}")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{self.name} not ready in {timeout:.0f} s")
+                try:
+                    self.read_notify()
+                except TimeoutError:
+                    continue
+        finally:
+            self.notify.settimeout(None)
+
+    def kill(self) -> None:
+        """kill -9, as a crash or power cut would."""
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+    def terminate(self, timeout: float = 10.0) -> int:
+        """SIGTERM and wait (SIGKILL after ``timeout``); returns the exit status."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+    def close(self) -> int:
+        code = self.terminate()
+        self.notify.close()
+        self._notify_path.unlink(missing_ok=True)
+        self._dir.rmdir()
+        return code

@@ -1,0 +1,475 @@
+#!/bin/bash
+# The installed-system checks of evnetd (issue 6): build the .debs, lint them, and test
+# them installed in a booted Debian 13 (trixie) container.
+#
+#   tests/system/evnet-ci.sh deps            install the host tools (apt), as needed
+#   tests/system/evnet-ci.sh build OUT       build the .debs from a copy of the tree into OUT
+#   tests/system/evnet-ci.sh lint OUT        lintian, systemd-analyze verify and security
+#   tests/system/evnet-ci.sh oelint          oelint-adv on yocto-layer/meta-evnet
+#   tests/system/evnet-ci.sh nspawn OUT      install OUT's .debs into a booted trixie and test
+#   tests/system/evnet-ci.sh all [OUT]       all of the above
+#
+# Runs as root (apt, debootstrap, systemd-nspawn). The debootstrapped trixie root is kept
+# in $EVNET_CI_CACHE (default /var/cache/evnet-ci) and rebuilt when missing, when its
+# recipe changes or when older than $EVNET_CI_CACHE_DAYS days (default 30); downloaded
+# .debs are kept there too. Every run works on a copy and removes it, even on failure.
+# Exit status: 0 all checks passed, 1 a check failed, 2 usage, 77 cannot run here (not root).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TREE=$(cd "$HERE/../.." && pwd)
+CACHE=${EVNET_CI_CACHE:-/var/cache/evnet-ci}
+CACHE_DAYS=${EVNET_CI_CACHE_DAYS:-30}
+MIRROR=${EVNET_CI_MIRROR:-http://deb.debian.org/debian}
+SUITE=trixie
+INCLUDE=systemd,systemd-sysv,dbus,ca-certificates
+ROOT_CACHE=$CACHE/$SUITE
+STAMP_TEXT="evnet-ci root v1: $SUITE minbase include=$INCLUDE mirror=$MIRROR"
+# Hardware units may score up to 5.0 in `systemd-analyze security`, all others 3.0.
+HARDWARE_UNITS="evnet-meter.service evnet-charger.service"
+HOST_TOOLS="systemd-container debootstrap lintian"
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin   # Debian's tools, never a pyenv/venv python
+export LC_ALL=C.UTF-8
+
+step() { printf '\n=== %s\n' "$*"; }
+ok() { printf 'ok   %s\n' "$*"; }
+die() { printf 'FAIL %s\n' "$*" >&2; exit 1; }
+elapsed() { echo "$((SECONDS - ${1:-0})) s"; }
+
+need_root() { [ "$(id -u)" -eq 0 ] || { echo "evnet-ci: must run as root" >&2; exit 77; }; }
+
+# ---------------------------------------------------------------------------------------
+cmd_deps() {
+    need_root
+    local missing=""
+    for p in $HOST_TOOLS; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+    done
+    if [ -n "$missing" ] || ! (cd "$TREE" && dpkg-checkbuilddeps >/dev/null 2>&1); then
+        step "installing host packages:$missing + build dependencies"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        # shellcheck disable=SC2086
+        [ -z "$missing" ] || apt-get install -y -qq --no-install-recommends $missing >/dev/null
+        apt-get build-dep -y -qq --no-install-recommends "$TREE" >/dev/null
+    fi
+    (cd "$TREE" && dpkg-checkbuilddeps)
+    command -v systemd-nspawn >/dev/null && command -v debootstrap >/dev/null
+    ok "host tools and build dependencies"
+}
+
+# ---------------------------------------------------------------------------------------
+cmd_build() {
+    local out=${1:?usage: build OUT}
+    local t0=$SECONDS
+    step "build .debs into $out"
+    rm -rf "$out/src" && mkdir -p "$out/src"
+    rm -f "$out"/*.deb "$out"/*.changes "$out"/*.buildinfo
+    # A copy of the tree (tracked and untracked-but-not-ignored files): the build never
+    # touches the working tree and the .debs land in $out, not in the tree's parent.
+    (cd "$TREE" && { git ls-files -z -co --exclude-standard 2>/dev/null || find . -path ./.venv -prune -o -type f -print0; } \
+        | tar --null --ignore-failed-read -cf - -T - --exclude=.venv) | tar -xf - -C "$out/src"
+    (cd "$out/src" && dpkg-buildpackage -us -uc -b >"$out/build.log" 2>&1) \
+        || { tail -40 "$out/build.log"; die "dpkg-buildpackage (log: $out/build.log)"; }
+    ls "$out"/*.deb
+    ok "dpkg-buildpackage ($(elapsed $t0))"
+}
+
+# ---------------------------------------------------------------------------------------
+# The trixie root, made once and kept; each user copies it.
+ensure_root_cache() {
+    need_root
+    mkdir -p "$CACHE"
+    exec 9>"$CACHE/.lock"
+    flock 9
+    if [ -f "$ROOT_CACHE/.evnet-ci-stamp" ] && [ "$(cat "$ROOT_CACHE/.evnet-ci-stamp")" = "$STAMP_TEXT" ] \
+        && [ -z "$(find "$ROOT_CACHE/.evnet-ci-stamp" -mtime +"$CACHE_DAYS")" ]; then
+        flock -u 9
+        return 0
+    fi
+    local t0=$SECONDS
+    step "debootstrap $SUITE into $ROOT_CACHE (cache)"
+    rm -rf "$ROOT_CACHE.tmp" "$ROOT_CACHE"
+    debootstrap --variant=minbase --include="$INCLUDE" "$SUITE" "$ROOT_CACHE.tmp" "$MIRROR" \
+        >"$CACHE/debootstrap.log" 2>&1 || { tail -20 "$CACHE/debootstrap.log"; die "debootstrap"; }
+    echo evnet-ci >"$ROOT_CACHE.tmp/etc/hostname"
+    # The .debs apt downloads go to a shared cache bound into each container.
+    rm -f "$ROOT_CACHE.tmp"/var/cache/apt/archives/*.deb
+    echo "$STAMP_TEXT" >"$ROOT_CACHE.tmp/.evnet-ci-stamp"
+    mv "$ROOT_CACHE.tmp" "$ROOT_CACHE"
+    flock -u 9
+    ok "debootstrap $SUITE ($(elapsed $t0))"
+}
+
+# A throw-away root for the unit checks with this host's systemd: its own units (so that
+# sysinit.target, dbus.service, ... exist and parse) plus our packages unpacked (so that
+# ExecStart= exists). The target's systemd checks the units again inside the container.
+make_stage() {
+    local out=$1 stage=$2 dir
+    rm -rf "$stage"
+    for dir in /lib/systemd/system /usr/lib/systemd/system; do
+        if [ -d "$dir" ] && [ ! -L "$dir" ] && [ ! -L "$(dirname "$(dirname "$dir")")" ]; then
+            mkdir -p "$stage$dir" && cp -a "$dir/." "$stage$dir/"
+        fi
+    done
+    for deb in "$out"/*.deb; do
+        dpkg-deb -x "$deb" "$stage"
+    done
+}
+
+unit_files() {  # our unit files inside a stage, as absolute paths in it
+    local stage=$1
+    (cd "$stage" && find lib/systemd/system usr/lib/systemd/system -maxdepth 1 -name 'evnet*' 2>/dev/null) \
+        | sed 's|^|/|' | sort -u
+}
+
+cmd_lint() {
+    local out=${1:?usage: lint OUT}
+    local t0=$SECONDS failed=0
+    need_root
+    step "lintian"
+    local changes
+    changes=$(ls "$out"/*.changes)
+    lintian --pedantic -I --show-overrides "$changes" 2>&1 | grep -v "running with root privileges" | tee "$out/lintian.log" || true
+    if grep -E '^[EW]: ' "$out/lintian.log"; then
+        echo "FAIL lintian: errors or warnings above" >&2; failed=1
+    else
+        ok "lintian: no errors, no warnings"
+    fi
+
+    local stage="$out/stage"
+    make_stage "$out" "$stage"
+    local units
+    mapfile -t units < <(unit_files "$stage")
+    [ "${#units[@]}" -gt 0 ] || die "no units in the packages"
+
+    step "systemd-analyze verify (host systemd $(systemd-analyze --version | awk 'NR==1{print $2}'), root = its units + our packages)"
+    # Man pages in Documentation= are looked up with the host's man: point it at ours.
+    if MANPATH="$stage/usr/share/man" systemd-analyze verify --root="$stage" "${units[@]}" >"$out/verify.log" 2>&1 \
+        && [ ! -s "$out/verify.log" ]; then
+        ok "verify: no output for ${units[*]}"
+    else
+        cat "$out/verify.log"; echo "FAIL systemd-analyze verify printed the above" >&2; failed=1
+    fi
+
+    step "systemd-analyze security --offline=true"
+    local unit name score limit
+    for unit in "${units[@]}"; do
+        name=$(basename "$unit")
+        case "$name" in *.service) ;; *) continue ;; esac
+        limit=3.0
+        case " $HARDWARE_UNITS " in *" $name "*) limit=5.0 ;; esac
+        score=$(systemd-analyze security --offline=true --root="$stage" "$name" 2>"$out/security.err" \
+            | sed -n 's/^→ Overall exposure level for .*: \([0-9.]*\) .*/\1/p')
+        if [ -z "$score" ]; then
+            cat "$out/security.err"; echo "FAIL security: no score for $name" >&2; failed=1
+        elif awk -v s="$score" -v l="$limit" 'BEGIN{exit !(s <= l)}'; then
+            ok "security $name: exposure $score (limit $limit)"
+        else
+            echo "FAIL security $name: exposure $score > $limit" >&2; failed=1
+        fi
+    done
+    rm -rf "$stage"
+    [ "$failed" -eq 0 ] || die "lint"
+    ok "lint ($(elapsed $t0))"
+}
+
+# ---------------------------------------------------------------------------------------
+cmd_oelint() {
+    local t0=$SECONDS oelint=${OELINT_ADV:-}
+    step "oelint-adv on yocto-layer/meta-evnet"
+    [ -n "$oelint" ] || oelint=$(command -v oelint-adv || true)
+    [ -n "$oelint" ] || [ ! -x "$TREE/.venv/bin/oelint-adv" ] || oelint=$TREE/.venv/bin/oelint-adv
+    [ -n "$oelint" ] || die "oelint-adv not found (pip install oelint-adv; the project's test extra should have it)"
+    local layer="$TREE/yocto-layer/meta-evnet"
+    local files
+    mapfile -t files < <(cd "$layer" && find . -type f \( -name '*.bb' -o -name '*.bbappend' -o -name '*.bbclass' -o -name '*.conf' -o -name '*.inc' \) | sort)
+    # --release: the oldest series the layer supports; homepageping needs a network.
+    local findings rc=0
+    findings=$(cd "$layer" && "$oelint" --quiet --release scarthgap --relpaths \
+        --suppress oelint.vars.homepageping --hide info "${files[@]}" 2>&1) || rc=$?
+    if [ "$rc" -eq 0 ] && [ -z "$findings" ]; then
+        ok "oelint-adv: no findings in ${#files[@]} files ($(elapsed $t0))"
+    else
+        echo "$findings"
+        die "oelint-adv (exit $rc): findings above"
+    fi
+}
+
+# ---------------------------------------------------------------------------------------
+# The container.
+WORK=""
+NSPAWN_PID=""
+CT=""   # PID of the container's systemd (PID 1 inside)
+
+cleanup() {
+    local rc=$?
+    if [ -n "$NSPAWN_PID" ] && kill -0 "$NSPAWN_PID" 2>/dev/null; then
+        if [ -n "$CT" ]; then ct systemctl poweroff --no-block >/dev/null 2>&1 || true; fi
+        for _ in $(seq 1 100); do kill -0 "$NSPAWN_PID" 2>/dev/null || break; sleep 0.1; done
+        kill -TERM "$NSPAWN_PID" 2>/dev/null || true
+        for _ in $(seq 1 50); do kill -0 "$NSPAWN_PID" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$NSPAWN_PID" 2>/dev/null || true
+        wait "$NSPAWN_PID" 2>/dev/null || true
+    fi
+    if [ -n "$WORK" ] && [ -d "$WORK" ]; then
+        if [ "$rc" -ne 0 ] && [ -f "$WORK/boot.log" ]; then
+            echo "--- container console (last 30 lines)"; tail -30 "$WORK/boot.log"
+        fi
+        rm -rf "$WORK"
+    fi
+    exit "$rc"
+}
+
+# Run a command in the container: all its namespaces, a clean environment.
+ct() { nsenter -t "$CT" -a -- env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 TERM=dumb "$@"; }
+as_user() { local u=$1; shift; ct runuser -u "$u" -- "$@"; }
+
+# Wait until "$@" succeeds (in the host shell), at most $1 seconds.
+wait_for() {
+    local limit=$1; shift
+    local until=$((SECONDS + limit))
+    while ! "$@" >/dev/null 2>&1; do
+        [ "$SECONDS" -lt "$until" ] || return 1
+        sleep 0.2
+    done
+}
+
+prop() { ct systemctl show -p "$2" --value "$1"; }   # prop UNIT PROPERTY
+unit_up() { [ "$(prop "$1" ActiveState)" = active ] && [ "$(prop "$1" SubState)" = running ]; }
+all_up() { local u; for u in $TARGET_UNITS; do unit_up "$u" || return 1; done; }
+restarted() { local pid; pid=$(prop "$1" MainPID); [ "$pid" != 0 ] && [ "$pid" != "$2" ] && unit_up "$1"; }
+
+show_units() {
+    local u
+    for u in $TARGET_UNITS; do
+        printf '     %-24s %s/%s pid=%s restarts=%s status="%s"\n' "$u" "$(prop "$u" ActiveState)" \
+            "$(prop "$u" SubState)" "$(prop "$u" MainPID)" "$(prop "$u" NRestarts)" "$(prop "$u" StatusText)"
+    done
+}
+
+journal_of() { ct journalctl --no-pager -q -u "$1" -n 40 -o short-monotonic || true; }
+
+cmd_nspawn() {
+    local out=${1:?usage: nspawn OUT}
+    local t0=$SECONDS
+    need_root
+    ensure_root_cache
+    mkdir -p "$CACHE/archives"
+    WORK=$(mktemp -d /var/tmp/evnet-ci.XXXXXX)
+    trap cleanup EXIT
+    trap 'exit 130' INT TERM
+
+    step "boot a copy of the $SUITE root"
+    cp -a "$ROOT_CACHE" "$WORK/root"
+    mkdir -p "$WORK/debs"
+    cp "$out"/*.deb "$WORK/debs/"
+    systemd-nspawn --register=no --keep-unit -b -D "$WORK/root" -M "evnet-ci-$$" --console=passive \
+        --bind="$CACHE/archives:/var/cache/apt/archives" --bind-ro="$WORK/debs:/srv/debs" \
+        </dev/null >"$WORK/boot.log" 2>&1 &
+    NSPAWN_PID=$!
+    local pid
+    for _ in $(seq 1 100); do
+        for pid in $(pgrep -P "$NSPAWN_PID" || true); do
+            [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = systemd ] && CT=$pid
+        done
+        [ -n "$CT" ] && break
+        kill -0 "$NSPAWN_PID" 2>/dev/null || die "systemd-nspawn exited: $(cat "$WORK/boot.log")"
+        sleep 0.1
+    done
+    [ -n "$CT" ] || die "no systemd in the container"
+    local state="" until=$((SECONDS + 90))
+    while [ "$SECONDS" -lt "$until" ]; do   # systemctl fails until PID 1 listens
+        state=$(timeout 60 nsenter -t "$CT" -a -- systemctl is-system-running --wait 2>/dev/null || true)
+        case "$state" in running|degraded|maintenance|stopping|offline) break ;; esac
+        sleep 0.2
+    done
+    case "$state" in
+        running) ;;
+        degraded) echo "note: system degraded: $(ct systemctl --failed --no-legend --plain | awk '{print $1}' | xargs)" ;;
+        *) die "container did not boot: is-system-running = '$state'" ;;
+    esac
+    ok "booted ($state, $(elapsed $t0))"
+
+    step "apt-get install our packages"
+    local debs=() deb
+    for deb in "$WORK"/debs/*.deb; do debs+=("/srv/debs/$(basename "$deb")"); done
+    ct apt-get update -qq >"$WORK/apt.log" 2>&1 || { cat "$WORK/apt.log"; die "apt-get update"; }
+    ct env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${debs[@]}" \
+        >>"$WORK/apt.log" 2>&1 || { tail -40 "$WORK/apt.log"; die "apt-get install"; }
+    ct dpkg-query -W -f='${Package} ${Version} ${Status}\n' evnetd evnetd-sim python3-ocpp
+    ct getent passwd evnet >/dev/null || die "user evnet missing"
+    ok "installed"
+
+    step "systemd-analyze verify inside (systemd $(ct systemctl --version | awk 'NR==1{print $2}'))"
+    local units
+    units=$(ct sh -c 'cd /usr/lib/systemd/system && ls evnet*')
+    # No man(1) in a minbase root: the man pages are checked by the host's verify.
+    # shellcheck disable=SC2086
+    if (cd / && ct sh -c "cd /usr/lib/systemd/system && systemd-analyze verify --man=no $(echo $units)") >"$WORK/verify.log" 2>&1 \
+        && [ ! -s "$WORK/verify.log" ]; then
+        ok "verify: no output for" $units
+    else
+        cat "$WORK/verify.log"; die "systemd-analyze verify inside the container printed the above"
+    fi
+
+    step "systemd-analyze security inside (the target's systemd)"
+    local name score limit
+    for name in $units; do
+        case "$name" in *.service) ;; *) continue ;; esac
+        limit=3.0
+        case " $HARDWARE_UNITS " in *" $name "*) limit=5.0 ;; esac
+        score=$(ct systemd-analyze security --offline=true "$name" 2>&1 \
+            | sed -n 's/^→ Overall exposure level for .*: \([0-9.]*\) .*/\1/p')
+        [ -n "$score" ] || die "security: no score for $name"
+        awk -v s="$score" -v l="$limit" 'BEGIN{exit !(s <= l)}' || die "security $name: exposure $score > $limit"
+        ok "security $name: exposure $score (limit $limit)"
+    done
+
+    step "evnet.target with evnet-sim enabled: every unit active after READY"
+    ct systemctl enable evnet-sim.service
+    ct systemctl reset-failed
+    ct systemctl restart evnet.target
+    TARGET_UNITS=$(prop evnet.target Wants | tr ' ' '\n' | grep '^evnet' | sort | xargs)
+    echo "     units of evnet.target: $TARGET_UNITS"
+    for u in evnet-sim.service evnet-meter.service evnet-charger.service; do
+        if ct test -e "/usr/lib/systemd/system/$u" || ct test -e "/lib/systemd/system/$u"; then
+            case " $TARGET_UNITS " in *" $u "*) ;; *) die "$u is not wanted by evnet.target" ;; esac
+        fi
+    done
+    if ! wait_for 60 all_up; then
+        show_units
+        for u in $TARGET_UNITS; do unit_up "$u" || { echo "--- journal of $u"; journal_of "$u"; }; done
+        die "not every unit of evnet.target is active"
+    fi
+    local u
+    for u in $TARGET_UNITS; do
+        [ "$(prop "$u" Type)" = notify ] || die "$u is not Type=notify"
+        [ "$(prop "$u" WatchdogUSec)" != 0 ] || die "$u has no WatchdogSec"
+        [ -n "$(prop "$u" StatusText)" ] || die "$u sent no STATUS= (sd_notify)"
+        [ "$(prop "$u" User)" = evnet ] || die "$u does not run as evnet"
+    done
+    # Still up after more than one watchdog period of the slowest unit (no crash loop).
+    local before after
+    before=$(for u in $TARGET_UNITS; do prop "$u" NRestarts; done | xargs)
+    sleep 6
+    after=$(for u in $TARGET_UNITS; do prop "$u" NRestarts; done | xargs)
+    all_up && [ "$before" = "$after" ] || { show_units; die "units restarted or stopped while idle"; }
+    show_units
+    ok "all active, Type=notify, READY and STATUS seen, watchdog armed, user evnet"
+
+    step "D-Bus policy: evnet-admin may call methods, a stranger may only read"
+    ct useradd --create-home --groups evnet-admin alice
+    ct useradd --create-home bob
+    as_user alice evnetctl sim plug --cable 32 || die "alice (evnet-admin): evnetctl sim plug failed"
+    [ "$(as_user bob busctl get-property org.evnet.Plant1 /org/evnet/Plant1 org.evnet.Plant1 Plugged)" = "b true" ] \
+        || die "plug did not show in the Plugged property (read by bob)"
+    ok "alice (evnet-admin): evnetctl sim plug; bob reads Plugged = true"
+    local err
+    if err=$(as_user bob evnetctl sim unplug 2>&1); then die "bob was allowed to unplug"; fi
+    echo "$err" | grep -qi "denied\|not allowed\|rejected" || die "bob's unplug failed, but not with access denied: $err"
+    if err=$(as_user bob busctl call org.evnet.Plant1 /org/evnet/Plant1 org.evnet.Plant1 Unplug 2>&1); then
+        die "bob was allowed to call Unplug"
+    fi
+    echo "$err" | grep -qi "access denied" || die "bob's Unplug: $err"
+    ok "bob: method calls denied ($err)"
+    as_user bob busctl introspect org.evnet.Plant1 /org/evnet/Plant1 >/dev/null || die "bob cannot introspect"
+    as_user bob evnetctl status --json >"$WORK/status.json" || die "bob cannot read evnetctl status"
+    ok "bob: introspect and evnetctl status work"
+    # Only user evnet may own the names (not even root).
+    local owner_test='import asyncio
+from dbus_fast import BusType
+from dbus_fast.aio import MessageBus
+async def main():
+    bus = await MessageBus(bus_type=BusType.SYSTEM).connect()
+    await bus.request_name("org.evnet.Energy1")
+asyncio.run(main())'
+    for u in bob root; do
+        if err=$(as_user "$u" python3 -c "$owner_test" 2>&1); then die "$u could own org.evnet.Energy1"; fi
+        echo "$err" | grep -q "not allowed to own" || die "$u owning org.evnet.Energy1: $err"
+    done
+    ok "bob and root may not own org.evnet names"
+
+    step "journal: structured fields"
+    as_user alice evnetctl sim fault tamper on || die "evnetctl sim fault tamper on"
+    wait_for 10 sh -c "nsenter -t $CT -a -- journalctl -q -u evnet-sim FAULT=tamper -o json | grep -q ." \
+        || { journal_of evnet-sim.service; die "no journal entry of evnet-sim with FAULT=tamper"; }
+    as_user alice evnetctl sim fault tamper off || die "evnetctl sim fault tamper off"
+    local fields
+    fields=$(ct journalctl -q -u evnet-sim -o json --output-fields=SYSLOG_IDENTIFIER,LOGGER,CODE_FILE,CODE_LINE,PRIORITY,FAULT,_SYSTEMD_UNIT FAULT=tamper | head -1)
+    echo "     $fields"
+    for f in '"SYSLOG_IDENTIFIER":"evnet-sim"' '"_SYSTEMD_UNIT":"evnet-sim.service"' '"LOGGER":' '"CODE_FILE":' '"CODE_LINE":' '"FAULT":"tamper"'; do
+        echo "$fields" | grep -q "$f" || die "journal entry lacks $f"
+    done
+    for u in $TARGET_UNITS; do
+        [ -n "$(ct journalctl -q -u "$u" SYSLOG_IDENTIFIER="${u%.service}" -o cat -n 1)" ] \
+            || die "no journal entry with SYSLOG_IDENTIFIER=${u%.service} for $u"
+    done
+    ok "journalctl -u shows SYSLOG_IDENTIFIER, LOGGER, CODE_FILE, CODE_LINE, FAULT"
+
+    step "kill -9 of each service: systemd restarts it"
+    local old n0
+    for u in $TARGET_UNITS; do
+        old=$(prop "$u" MainPID); n0=$(prop "$u" NRestarts)
+        ct sh -c "kill -KILL $old"   # the shell builtin: minbase has no procps
+        wait_for 30 restarted "$u" "$old" || { show_units; journal_of "$u"; die "$u was not restarted after kill -9"; }
+        [ "$(prop "$u" NRestarts)" -gt "$n0" ] || die "$u: NRestarts did not grow"
+        ok "$u: pid $old killed, now pid $(prop "$u" MainPID)"
+    done
+    wait_for 30 all_up || { show_units; die "not every unit recovered after the kills"; }
+    ok "all recovered"
+
+    step "stalled watchdog: systemd restarts the service"
+    # The unit with the tightest watchdog (SIGSTOP stops its pings).
+    local wd best="" best_wd=""
+    for u in $TARGET_UNITS; do
+        wd=$(prop "$u" WatchdogUSec)
+        wd=$(ct systemd-analyze timespan "$wd" | awk '/μs:/{print $2}')
+        if [ -z "$best" ] || [ "$wd" -lt "$best_wd" ]; then best=$u; best_wd=$wd; fi
+    done
+    old=$(prop "$best" MainPID)
+    ct sh -c "kill -STOP $old"
+    wait_for $((best_wd / 1000000 * 3 + 20)) restarted "$best" "$old" \
+        || { show_units; journal_of "$best"; die "$best was not restarted after its watchdog stalled"; }
+    ct journalctl -q -u "$best" -o cat | grep -q "Watchdog timeout" || die "$best: no 'Watchdog timeout' in the journal"
+    ok "$best (WatchdogSec $((best_wd / 1000)) ms): stalled pid $old, watchdog timeout, now pid $(prop "$best" MainPID)"
+    wait_for 30 all_up || { show_units; die "not every unit recovered after the watchdog restart"; }
+
+    step "apt-get purge leaves nothing behind"
+    ct env DEBIAN_FRONTEND=noninteractive apt-get purge -y evnetd evnetd-sim python3-ocpp >"$WORK/purge.log" 2>&1 \
+        || { tail -30 "$WORK/purge.log"; die "apt-get purge"; }
+    local left
+    left=$(ct sh -c 'ls -d /var/lib/evnet /etc/evnet /run/evnet /usr/share/dbus-1/system.d/org.evnet.conf \
+        /usr/lib/sysusers.d/evnetd.conf /usr/lib/python3/dist-packages/evnetd /usr/lib/python3/dist-packages/ocpp \
+        /usr/bin/evnetd /usr/bin/evnetctl 2>/dev/null;
+        find /etc/systemd /usr/lib/systemd /usr/lib/udev /var/lib/systemd/deb-systemd-helper-enabled \
+            -name "*evnet*" 2>/dev/null;
+        dpkg-query -W -f="\${Package} \${Status}\n" evnetd evnetd-sim python3-ocpp 2>/dev/null | grep -v "not-installed$";
+        find /proc -maxdepth 1 -regex "/proc/[0-9]+" -user evnet' || true)
+    [ -z "$left" ] || die "left behind after purge: $left"
+    ct systemctl list-units --all --no-legend --plain 'evnet*' | grep -v "not-found" | grep . && die "units still loaded"
+    ct apt-get autoclean -qq >/dev/null 2>&1 || true
+    ok "purged: no /var/lib/evnet, /etc/evnet, units, policy, processes (user evnet stays, as Debian policy asks)"
+
+    ok "installed-system test ($(elapsed $t0))"
+}
+
+# ---------------------------------------------------------------------------------------
+main() {
+    local cmd=${1:-}
+    shift || true
+    case "$cmd" in
+        deps) cmd_deps ;;
+        build) cmd_build "$@" ;;
+        lint) cmd_lint "$@" ;;
+        oelint) cmd_oelint ;;
+        nspawn) cmd_nspawn "$@" ;;
+        all)
+            local out=${1:-}
+            [ -n "$out" ] || out=$(mktemp -d /var/tmp/evnet-ci-out.XXXXXX)
+            cmd_deps; cmd_build "$out"; cmd_lint "$out"; cmd_oelint; cmd_nspawn "$out"
+            echo; echo "all checks passed ($(elapsed 0))" ;;
+        *) sed -n '2,16p' "$0"; exit 2 ;;
+    esac
+}
+main "$@"
