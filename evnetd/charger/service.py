@@ -38,6 +38,7 @@ from evnetd.iec61851.proximity import Plug, Proximity, ProximityDecoder
 from evnetd.iec61851.status import ErrorCode, Fault
 from evnetd.limits.arbitration import Arbiter, KeepAwake, LimitError, LimitSource
 from evnetd.runtime.config import Config
+from evnetd.runtime.daemon import essential
 from evnetd.runtime.log import fields
 
 log = logging.getLogger("evnet.charger")
@@ -75,7 +76,7 @@ class ChargerService:
         self._meter: dict[str, Any] = {}
         self._meter_heard = -math.inf
         self._ocpp: dict[str, Any] | None = None
-        self._report: PilotReport | None = None
+        self._ev_state: PilotState | None = None  # the last state the EV showed (not F)
         self._pending_auth: AuthResult | None = None  # a card or remote start before the plug
         self._resolution = self.arbiter.resolve(time.monotonic())
         self._actions: Actions | None = None
@@ -102,7 +103,10 @@ class ChargerService:
         await watch_service(self.bus, METER, self._meter_changed)
         await watch_service(self.bus, OCPP, self._ocpp_changed)
         loop = asyncio.get_running_loop()
-        self._tasks = [loop.create_task(self._control_loop()), loop.create_task(self._card_loop())]
+        self._tasks = [
+            essential(loop.create_task(self._control_loop())),
+            essential(loop.create_task(self._card_loop())),
+        ]
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -158,8 +162,7 @@ class ChargerService:
         proximity = self.proximity.decode(board.pp_ohms(adc.read_volts(board.MCP_PP)))
         if report is None:
             return
-        self._on_pilot(self._report, report, now)
-        self._report = report
+        self._on_pilot(report)
         limits = self._resolve_limits(proximity, now)
         obs = Observation(
             pilot=report.state,
@@ -206,13 +209,16 @@ class ChargerService:
         log.info("lock motor: %s", command.value)
 
     # --- sessions ---------------------------------------------------------------------
-    def _on_pilot(self, before: PilotReport | None, report: PilotReport, now: float) -> None:
-        was = before.state if before else None
+    def _on_pilot(self, report: PilotReport) -> None:
+        """Plug-in and unplug, judged on the EV's own states: F is our signal and hides it."""
+        if report.state in (PilotState.F, PilotState.INVALID):
+            return
+        was, self._ev_state = self._ev_state, report.state
         connected = report.state in CONNECTED
         if self._recovering is not None:
             self._recover(self._recovering, connected)
             self._recovering = None
-        if connected and was not in CONNECTED and was is not PilotState.F:
+        if connected and was not in CONNECTED:
             log.info("EV connected (pilot %s)", report.state.value)
             if self.authorizer.plug_and_charge and self.session is None:
                 self._start(self.authorizer.free())
@@ -292,7 +298,7 @@ class ChargerService:
         self._beep(1 if result.accepted else 3)
         if not result.accepted:
             return
-        if self._report is not None and self._report.state in CONNECTED:
+        if self._ev_state in CONNECTED:
             self._start(result)
         else:
             self._pending_auth = result
@@ -389,7 +395,7 @@ class ChargerService:
         if not self.available:
             raise InvalidState("the connector is inoperative")
         auth = self.authorizer.remote(id_tag)
-        if self._report is not None and self._report.state in CONNECTED:
+        if self._ev_state in CONNECTED:
             self._start(auth)
         else:
             self._pending_auth = auth

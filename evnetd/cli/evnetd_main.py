@@ -11,7 +11,7 @@ from pathlib import Path
 from evnetd.cli.args import OneLineParser
 from evnetd.hal.errors import HalError
 from evnetd.runtime.config import EX_CONFIG, Config, ConfigError, load_config
-from evnetd.runtime.daemon import run
+from evnetd.runtime.daemon import EX_SOFTWARE, ServiceFailed, run
 from evnetd.runtime.log import setup_logging
 from evnetd.services import SERVICES
 
@@ -70,4 +70,6 @@ def main(argv: list[str] | None = None) -> int:
     except HalError as exc:
         logging.getLogger(entry.unit).error("hardware unavailable: %s", exc)
         return EX_UNAVAILABLE
+    except ServiceFailed:
+        return EX_SOFTWARE
     return 0

@@ -42,6 +42,7 @@ from evnetd.protection.config import ProtectionConfig
 from evnetd.protection.core import Decision, ProtectionCore
 from evnetd.protection.faults import EventKind
 from evnetd.runtime.config import Config
+from evnetd.runtime.daemon import essential
 from evnetd.runtime.log import fields
 
 log = logging.getLogger("evnet.meter")
@@ -49,8 +50,8 @@ log = logging.getLogger("evnet.meter")
 PUBLISH_S = 1.0
 TEMPERATURE_S = 1.0
 MAINS_LOST_V = 100.0  # below this on a half cycle the register is saved at once
-HEALTHY_SAMPLES_S = 2.0
-PLUGGED_PILOT = ("B", "C", "D", "E")  # F is our own signal and hides the EV: no news  # the watchdog is fed only while blocks (or ADC timeouts) arrive
+HEALTHY_SAMPLES_S = 2.0  # the watchdog is fed only while blocks (or ADC timeouts) arrive
+PLUGGED_PILOT = ("B", "C", "D", "E")  # F is our own signal and hides the EV: no news
 
 
 def read_calibration(data: bytes) -> tuple[Calibration, str]:
@@ -107,11 +108,11 @@ class MeterService:
         await watch_service(self.bus, CHARGER, self._charger_changed)
         loop = asyncio.get_running_loop()
         self._tasks = [
-            loop.create_task(self._sample_loop()),
-            loop.create_task(self._watch_input(self.hw.rcd_fault, self.core.observe_rcd)),
-            loop.create_task(self._watch_input(self.hw.tamper, self.core.observe_tamper)),
-            loop.create_task(self._temperature_loop()),
-            loop.create_task(self._publish_loop()),
+            essential(loop.create_task(self._sample_loop())),
+            essential(loop.create_task(self._watch_input(self.hw.rcd_fault, self.core.observe_rcd))),
+            essential(loop.create_task(self._watch_input(self.hw.tamper, self.core.observe_tamper))),
+            essential(loop.create_task(self._temperature_loop())),
+            essential(loop.create_task(self._publish_loop())),
         ]
 
     async def stop(self) -> None:

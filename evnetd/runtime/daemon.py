@@ -37,9 +37,38 @@ async def _watchdog(service: Service, interval: float) -> None:
         notify(f"STATUS={service.status_line()}")
 
 
+EX_SOFTWARE = 70
+_failed: asyncio.Future[object] | None = None
+
+
+class ServiceFailed(Exception):
+    """A task of the service died; the daemon stops (safe outputs) and exits non-zero."""
+
+
+def essential(task: asyncio.Task[None]) -> asyncio.Task[None]:
+    """Mark a long-running task of the service: if it ends with an exception, the daemon
+    stops cleanly and exits with EX_SOFTWARE, so systemd restarts it, instead of running on
+    without the loop that mattered."""
+
+    def done(finished: asyncio.Task[None]) -> None:
+        if finished.cancelled() or finished.exception() is None:
+            return
+        log.critical("task %s failed", finished.get_name(), exc_info=finished.exception())
+        if _failed is not None and not _failed.done():
+            _failed.set_result(finished.exception() or ServiceFailed())
+
+    task.add_done_callback(done)
+    return task
+
+
 async def run(service: Service) -> None:
-    """Run ``service`` until SIGTERM or SIGINT, then stop it and return."""
+    """Run ``service`` until SIGTERM or SIGINT, then stop it and return.
+
+    Raises ServiceFailed when an essential task died (after stopping the service).
+    """
+    global _failed
     loop = asyncio.get_running_loop()
+    _failed = loop.create_future()
     stopping = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
@@ -49,10 +78,14 @@ async def run(service: Service) -> None:
     log.info("%s ready", service.name)
     interval = watchdog_interval()
     pinger = asyncio.create_task(_watchdog(service, interval or 5.0))
+    waiter: asyncio.Future[object] = asyncio.ensure_future(stopping.wait())
     try:
-        await stopping.wait()
+        await asyncio.wait({waiter, _failed}, return_when=asyncio.FIRST_COMPLETED)
     finally:
+        waiter.cancel()
         notify("STOPPING=1")
         pinger.cancel()
         log.info("%s stopping", service.name)
         await service.stop()
+    if _failed.done():
+        raise ServiceFailed(f"{service.name}: {_failed.result()!r}")
