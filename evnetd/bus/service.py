@@ -8,11 +8,12 @@ PropertiesChanged signal. The properties themselves are declared as a table
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar
+import inspect
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeVar, cast
 
-from dbus_fast.annotations import DBusSignature
 from dbus_fast.constants import PropertyAccess
-from dbus_fast.service import ServiceInterface, dbus_property
+from dbus_fast.service import ServiceInterface, dbus_property, method, signal
 
 
 def _read_only(name: str, signature: str) -> Any:
@@ -50,6 +51,33 @@ class PublishedInterface(ServiceInterface):
         return changed
 
 
-# The return annotation of a D-Bus method without results (dbus-fast reads ``None`` as no
-# annotation at all, which it rejects).
-NoResult = Annotated[None, DBusSignature("")]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def bus_method(*arguments: str, returns: str = "") -> Callable[[F], F]:
+    """Export a method with these D-Bus signatures (one per argument, and the result).
+
+    dbus-fast reads signatures from annotations; older releases (Debian trixie ships 2.x)
+    know only signature strings, newer ones also ``Annotated`` types. Setting the strings
+    here keeps the Python annotations free for type checkers and works with both.
+    """
+
+    def export(fn: F) -> F:
+        names = list(inspect.signature(fn).parameters)[1:]
+        if len(names) != len(arguments):
+            raise TypeError(f"{fn.__name__}: {len(names)} arguments, {len(arguments)} signatures")
+        fn.__annotations__ = {**dict(zip(names, arguments, strict=True)), "return": returns}
+        return cast(F, method()(fn))
+
+    return export
+
+
+def bus_signal(signature: str) -> Callable[[F], F]:
+    """Export a signal whose body has ``signature`` (the method returns the body)."""
+
+    def export(fn: F) -> F:
+        fn.__annotations__ = {"return": signature}
+        return cast(F, signal()(fn))
+
+    return export

@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Protocol
-
-from dbus_fast.annotations import DBusBool, DBusDouble, DBusSignature, DBusStr
-from dbus_fast.service import method, signal
+from typing import Any, Protocol
 
 from evnetd.bus.names import CHARGER
-from evnetd.bus.service import NoResult, PublishedInterface
-
-SessionList = Annotated[list[dict[str, Any]], DBusSignature("aa{sv}")]
-SessionSignal = Annotated[list[Any], DBusSignature("usd")]
+from evnetd.bus.service import PublishedInterface, bus_method, bus_signal
 
 NAN = float("nan")
 INITIAL: dict[str, Any] = {
@@ -50,42 +44,42 @@ class ChargerInterface(PublishedInterface):
         self.actions = actions
         super().__init__(CHARGER.interface, INITIAL)
 
-    @method()
-    def StartSession(self, id_tag: DBusStr) -> NoResult:
+    @bus_method("s")
+    def StartSession(self, id_tag: str) -> None:
         """Remote/app start: authorises a session for ``id_tag`` (empty: "REMOTE")."""
         self.actions.start_session(id_tag)
 
-    @method()
-    def StopSession(self) -> NoResult:
+    @bus_method()
+    def StopSession(self) -> None:
         self.actions.stop_session()
 
-    @method()
-    def Unlock(self) -> NoResult:
+    @bus_method()
+    def Unlock(self) -> None:
         self.actions.unlock()
 
-    @method()
-    def SetUserLimit(self, amps: DBusDouble) -> NoResult:
+    @bus_method("d")
+    def SetUserLimit(self, amps: float) -> None:
         """The owner's maximum in whole amps (≥ 32 A removes it)."""
         self.actions.set_user_limit(amps)
 
-    @method()
-    def SetAvailable(self, available: DBusBool) -> NoResult:
+    @bus_method("b")
+    def SetAvailable(self, available: bool) -> None:
         """Operative (True) or inoperative; kept across restarts."""
         self.actions.set_available(available)
 
-    @method()
-    def ClearFaults(self) -> NoResult:
+    @bus_method()
+    def ClearFaults(self) -> None:
         self.actions.clear_faults()
 
-    @method()
-    def Sessions(self, limit: Annotated[int, DBusSignature("u")]) -> SessionList:
+    @bus_method("u", returns="aa{sv}")
+    def Sessions(self, limit: int) -> list[dict[str, Any]]:
         """The newest ``limit`` sessions, newest first."""
         return self.actions.sessions(limit)
 
-    @signal()
-    def SessionStarted(self, session_id: int, id_tag: str, start_wh: float) -> SessionSignal:
+    @bus_signal("usd")
+    def SessionStarted(self, session_id: int, id_tag: str, start_wh: float) -> list[Any]:
         return [session_id, id_tag, start_wh]
 
-    @signal()
-    def SessionStopped(self, session_id: int, reason: str, energy_wh: float) -> SessionSignal:
+    @bus_signal("usd")
+    def SessionStopped(self, session_id: int, reason: str, energy_wh: float) -> list[Any]:
         return [session_id, reason, energy_wh]

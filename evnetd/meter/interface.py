@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Protocol
-
-from dbus_fast.annotations import DBusSignature, DBusStr
-from dbus_fast.service import method, signal
+from typing import Any, Protocol
 
 from evnetd.bus.names import METER
-from evnetd.bus.service import NoResult, PublishedInterface
-
-ClearReply = Annotated[list[list[str]], DBusSignature("asas")]
-Calibration = Annotated[dict[str, float], DBusSignature("a{sd}")]
-FaultSignal = Annotated[list[Any], DBusSignature("sssd")]
+from evnetd.bus.service import PublishedInterface, bus_method, bus_signal
 
 NAN = float("nan")
 INITIAL: dict[str, Any] = {
@@ -50,31 +43,31 @@ class MeterInterface(PublishedInterface):
         self.actions = actions
         super().__init__(METER.interface, INITIAL)
 
-    @method()
-    def SelfTestRcd(self) -> NoResult:
+    @bus_method()
+    def SelfTestRcd(self) -> None:
         """Start an RCD self-test (PERMIT low while it runs); the result shows in RcdSelfTest."""
         self.actions.self_test_rcd()
 
-    @method()
-    def ClearFaults(self) -> ClearReply:
+    @bus_method(returns="asas")
+    def ClearFaults(self) -> list[list[str]]:
         """Clear latched faults whose cause is gone: (cleared, refused with reasons)."""
         cleared, refused = self.actions.clear_faults()
         return [cleared, refused]
 
-    @method()
-    def GetCalibration(self) -> Calibration:
+    @bus_method(returns="a{sd}")
+    def GetCalibration(self) -> dict[str, float]:
         return self.actions.calibration()
 
-    @method()
-    def HoldPermit(self, reason: DBusStr) -> NoResult:
+    @bus_method("s")
+    def HoldPermit(self, reason: str) -> None:
         """Keep PERMIT low until an operator clears it (the charger's welded-contactor request)."""
         self.actions.hold_permit(reason)
 
-    @signal()
-    def FaultRaised(self, fault: str, error_code: str, message: str, value: float) -> FaultSignal:
+    @bus_signal("sssd")
+    def FaultRaised(self, fault: str, error_code: str, message: str, value: float) -> list[Any]:
         return [fault, error_code, message, value]
 
-    @signal()
-    def FaultCleared(self, fault: str, error_code: str, message: str, value: float) -> FaultSignal:
+    @bus_signal("sssd")
+    def FaultCleared(self, fault: str, error_code: str, message: str, value: float) -> list[Any]:
         return [fault, error_code, message, value]
 

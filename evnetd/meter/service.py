@@ -202,7 +202,6 @@ class MeterService:
             fast = self.half_cycle.feed(block)
             if fast is not None:
                 self._apply(self.core.observe_half_cycle(fast[0], fast[1], now))
-                self._watch_mains(fast[0])
             cycles = self.meter.feed(block)
             last_sample = self.meter.last_sample_t
             self._apply(self.core.observe_metering(cycles, last_sample if last_sample is not None else now, now))
@@ -211,15 +210,19 @@ class MeterService:
                 second = self.seconds.push(cycle)
                 if second is not None:
                     self._latest = second
+            if fast is not None:
+                self._watch_mains(fast[0])
             self.store.save_if_due(self.energy.milli_wh)
 
     def _watch_mains(self, vrms: float) -> None:
-        """Save the register the moment mains fails: the hold-up time covers one commit."""
+        """Save the register the moment mains fails, and again for the windows that were
+        still open then (the supply's hold-up time covers those few commits)."""
         assert self.store is not None
         present = vrms >= MAINS_LOST_V
         if self._mains_present and not present:
-            self.store.save(self.energy.milli_wh)
-            log.warning("mains lost (%.0f V): energy register saved", vrms, extra=fields(FAULT="mains-lost"))
+            log.warning("mains lost (%.0f V): saving the energy register", vrms, extra=fields(FAULT="mains-lost"))
+        if not present:
+            self.store.save(self.energy.milli_wh)  # writes only when the register moved
         self._mains_present = present
 
     async def _watch_input(self, line: DigitalInput, observe: Any) -> None:

@@ -13,22 +13,19 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Any
 
 from dbus_fast.aio import MessageBus
-from dbus_fast.annotations import DBusBool, DBusDouble, DBusSignature, DBusStr, DBusUInt32
-from dbus_fast.service import method
 
 from evnetd.bus.connection import connect
 from evnetd.bus.errors import InvalidArgument
 from evnetd.bus.names import PLANT
-from evnetd.bus.service import NoResult, PublishedInterface
+from evnetd.bus.service import PublishedInterface, bus_method
 from evnetd.plant.model import Output, PlantError, PlantModel
 from evnetd.runtime.config import Config
 from evnetd.runtime.log import fields
 
 log = logging.getLogger(__name__)
-EventList = Annotated[list[list[Any]], DBusSignature("a(dss)")]
 STEP_S = 0.01
 
 
@@ -95,65 +92,65 @@ class PlantInterface(PublishedInterface):
         self.model.step(now)
         self.publish(snapshot(self.model))
 
-    @method()
-    def Plug(self, cable_amps: DBusUInt32) -> NoResult:
+    @bus_method("u")
+    def Plug(self, cable_amps: int) -> None:
         self.apply(lambda now: self.model.plug(now, cable_amps))
 
-    @method()
-    def Unplug(self) -> NoResult:
+    @bus_method()
+    def Unplug(self) -> None:
         self.apply(self.model.unplug)
 
-    @method()
-    def SetEvState(self, state: DBusStr) -> NoResult:
+    @bus_method("s")
+    def SetEvState(self, state: str) -> None:
         self.apply(lambda now: self.model.set_ev_state(now, state))
 
-    @method()
-    def SetEvMax(self, amps: DBusDouble) -> NoResult:
+    @bus_method("d")
+    def SetEvMax(self, amps: float) -> None:
         self.apply(lambda now: self.model.set_ev_max(now, amps))
 
-    @method()
-    def PresentCard(self, uid: DBusStr) -> NoResult:
+    @bus_method("s")
+    def PresentCard(self, uid: str) -> None:
         self.apply(lambda now: self.model.present_card(now, uid))
 
-    @method()
-    def SetGrid(self, voltage: DBusDouble, frequency: DBusDouble) -> NoResult:
+    @bus_method("d", "d")
+    def SetGrid(self, voltage: float, frequency: float) -> None:
         """``frequency`` ≤ 0 keeps the present frequency."""
         self.apply(lambda now: self.model.set_grid(now, voltage, frequency if frequency > 0 else None))
 
-    @method()
-    def SetSite(self, amps: DBusDouble) -> NoResult:
+    @bus_method("d")
+    def SetSite(self, amps: float) -> None:
         self.apply(lambda now: self.model.set_site(now, amps))
 
-    @method()
-    def SetSolar(self, amps: DBusDouble) -> NoResult:
+    @bus_method("d")
+    def SetSolar(self, amps: float) -> None:
         self.apply(lambda now: self.model.set_solar(now, amps))
 
-    @method()
-    def SetTemperature(self, celsius: DBusDouble) -> NoResult:
+    @bus_method("d")
+    def SetTemperature(self, celsius: float) -> None:
         """NaN returns the temperature to the thermal model."""
         self.apply(lambda now: self.model.set_temperature(now, None if math.isnan(celsius) else celsius))
 
-    @method()
-    def SetFault(self, name: DBusStr, on: DBusBool) -> NoResult:
+    @bus_method("s", "b")
+    def SetFault(self, name: str, on: bool) -> None:
         self.apply(lambda now: self.model.set_fault(now, name, on))
         log.info("fault %s %s", name, "injected" if on else "removed", extra=fields(FAULT=name))
 
-    @method()
-    def SetOutput(self, name: DBusStr, value: DBusBool) -> NoResult:
+    @bus_method("s", "b")
+    def SetOutput(self, name: str, value: bool) -> None:
         self.apply(lambda now: self.model.set_output(now, name, value))
 
-    @method()
-    def SetPwmDuty(self, duty: DBusDouble) -> NoResult:
+    @bus_method("d")
+    def SetPwmDuty(self, duty: float) -> None:
         self.apply(lambda now: self.model.set_pwm_duty(now, duty))
 
-    @method()
+    @bus_method("u", "u", "u", "d", "d")
     def SetLed(
-        self, red: DBusUInt32, green: DBusUInt32, blue: DBusUInt32, brightness: DBusDouble, blink: DBusDouble
-    ) -> NoResult:
+        self, red: int, green: int, blue: int, brightness: float, blink: float
+    ) -> None:
         self.apply(lambda now: self.model.set_led(now, (red, green, blue, brightness, blink)))
 
-    @method()
-    def Events(self, since: DBusDouble) -> EventList:
+    @bus_method("d", returns="a(dss)")
+    def Events(self, since: float) -> list[list[Any]]:
         """What happened since monotonic time ``since``: (time, name, value)."""
         return [[e.time, e.name, e.value] for e in self.model.events if e.time >= since]
 

@@ -28,6 +28,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.system
+
 SCRIPT = Path(__file__).with_name("evnet-ci.sh")
 
 
@@ -47,8 +49,10 @@ def run_step(*args: str, timeout: float, env: dict[str, str] | None = None) -> s
 
 def check(result: subprocess.CompletedProcess[str], what: str) -> None:
     if result.returncode != 0:
-        tail = "\n".join(result.stdout.splitlines()[-40:])
-        pytest.fail(f"{what} failed (exit {result.returncode}):\n{tail}", pytrace=False)
+        lines = result.stdout.splitlines()
+        failures = [line for line in lines if line.startswith("FAIL")]
+        tail = "\n".join(lines[-30:])
+        pytest.fail(f"{what} failed (exit {result.returncode}): {'; '.join(failures)}\n{tail}", pytrace=False)
 
 
 @pytest.fixture(scope="module")
