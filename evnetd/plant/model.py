@@ -49,6 +49,7 @@ class Fault(enum.Enum):
     DIODE = "diode"
     CP_SHORT = "cp-short"
     ADC_SILENT = "adc-silent"
+    EV_OVERDRAW = "ev-overdraw"  # a faulty EV that draws its maximum whatever the duty says
 
 
 class Output(enum.Enum):
@@ -262,6 +263,8 @@ class PlantModel:
             if offered is None and now < self._duty_seen_at:
                 offered = self.ev_current_a  # still reacting to the last change
             target = min(offered or 0.0, self.ev_max_a, float(self.cable_a))
+            if Fault.EV_OVERDRAW in self.faults:
+                target = self.ev_max_a
         if target >= self.ev_current_a:
             self.ev_current_a = min(target, self.ev_current_a + self.ev_ramp_a_per_s * dt)
         else:

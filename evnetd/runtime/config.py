@@ -77,6 +77,11 @@ class ProtectionConfig(_Section):
     pen_confirm_s: Annotated[float, Field(ge=0, le=5)] = 0.0
     derate_start_c: Annotated[float, Field(ge=40, le=90)] = 72.0
     overtemp_trip_c: Annotated[float, Field(ge=40, le=100)] = 79.0
+    # how long a cause must stay away before the automatic recoveries (DESIGN.md §4)
+    voltage_recovery_s: Annotated[float, Field(ge=1, le=600)] = 10.0
+    pen_recovery_s: Annotated[float, Field(ge=1, le=600)] = 60.0
+    overcurrent_recovery_s: Annotated[float, Field(ge=1, le=600)] = 60.0
+    adc_recovery_s: Annotated[float, Field(ge=1, le=600)] = 5.0
 
     @model_validator(mode="after")
     def _consistent(self) -> ProtectionConfig:
