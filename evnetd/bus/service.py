@@ -9,6 +9,7 @@ PropertiesChanged signal. The properties themselves are declared as a table
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar, cast
 
@@ -44,12 +45,20 @@ class PublishedInterface(ServiceInterface):
 
     def publish(self, values: dict[str, Any]) -> dict[str, Any]:
         """Store ``values``; emit and return the ones that changed."""
-        changed = {k: v for k, v in values.items() if self.values.get(k) != v}
+        changed = {k: v for k, v in values.items() if not _same(self.values.get(k), v)}
         if changed:
             self.values.update(changed)
             self.emit_properties_changed(changed)
         return changed
 
+
+
+def _same(old: Any, new: Any) -> bool:
+    """Equal, counting NaN (our "unknown") as equal to NaN: an unknown that stays unknown
+    is no change, and must not be re-broadcast with every update."""
+    if isinstance(old, float) and isinstance(new, float) and math.isnan(old) and math.isnan(new):
+        return True
+    return bool(old == new)
 
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -1,6 +1,6 @@
 """The charge-control daemon: pilot, contactor, lock, cards, LED ring and sessions.
 
-A 20 ms loop reads the pilot peaks and PP, feeds the detector and the controller core,
+A loop (every 5 ms with an EV connected, 50 ms without) reads the pilot peaks and PP, feeds the detector and the controller core,
 and carries out its actions at once (contactor first). Everything else (cards, the
 meter's state, operator calls) changes the inputs of the next step. It charges without
 any other daemon but the meter: without OCPP it applies the offline rules, without the
@@ -43,7 +43,8 @@ from evnetd.runtime.log import fields
 
 log = logging.getLogger("evnet.charger")
 
-STEP_S = 0.02
+STEP_ACTIVE_S = 0.005  # EV connected: two readings (the detector's rule) within 10 ms
+STEP_IDLE_S = 0.05  # no EV: a plug-in is seen within 100 ms at a fraction of the CPU
 CARD_POLL_S = 0.2
 LOCK_PULSE_S = 0.6
 METER_SILENT_S = 2.5  # two missed 1 Hz updates (its death is seen at once from the bus)
@@ -145,7 +146,8 @@ class ChargerService:
                 log.error("pilot hardware: %s", exc, extra=fields(FAULT="pilot-hw"))
                 self.hw.contactor.set(False)
             deadline = self._actions.next_deadline if self._actions else None
-            delay = STEP_S if deadline is None else min(STEP_S, max(0.0, deadline - time.monotonic()))
+            period = STEP_ACTIVE_S if self._ev_state in CONNECTED or self.hw.contactor.get() else STEP_IDLE_S
+            delay = period if deadline is None else min(period, max(0.0, deadline - time.monotonic()))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), delay)
 

@@ -27,12 +27,13 @@ def test_notify_without_socket(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize(
     ("usec", "pid", "expected"),
-    [("2000000", None, 1.0), ("2000000", "self", 1.0), ("2000000", "1", None), ("0", None, None),
+    [("2000000", None, 1.0), ("2000000", "self", 1.0), ("2000000", "other", None), ("0", None, None),
      ("junk", None, None), (None, None, None)],
 )  # fmt: skip
 def test_watchdog_interval(monkeypatch: pytest.MonkeyPatch, usec: str | None, pid: str | None,
                            expected: float | None) -> None:  # fmt: skip
-    for key, value in (("WATCHDOG_USEC", usec), ("WATCHDOG_PID", str(os.getpid()) if pid == "self" else pid)):
+    pids = {"self": str(os.getpid()), "other": str(os.getpid() + 1), None: None}
+    for key, value in (("WATCHDOG_USEC", usec), ("WATCHDOG_PID", pids[pid])):
         if value is None:
             monkeypatch.delenv(key, raising=False)
         else:
