@@ -1,7 +1,8 @@
 """The charge-control daemon: pilot, contactor, lock, cards, LED ring and sessions.
 
-A loop (every 5 ms with an EV connected, 50 ms without) reads the pilot peaks and PP, feeds the detector and the controller core,
-and carries out its actions at once (contactor first). Everything else (cards, the
+A loop (every 5 ms with an EV connected, 50 ms without) reads the pilot peaks and PP,
+feeds the detector and the controller core, and carries out its actions at once
+(contactor first). Everything else (cards, the
 meter's state, operator calls) changes the inputs of the next step. It charges without
 any other daemon but the meter: without OCPP it applies the offline rules, without the
 meter it refuses to close (the meter owns PERMIT).
