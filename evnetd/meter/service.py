@@ -80,6 +80,8 @@ class MeterService:
         self._latest: CycleMeasurement | None = None
         self._temperature = math.nan
         self._hold: str | None = None
+        self._charger_lost = False  # the charger left the bus: its contactor request may be stuck high
+        self._seen_charger = False
         self._decision: Decision | None = None
         self._mains_present = False
 
@@ -145,7 +147,7 @@ class MeterService:
     def _apply(self, decision: Decision) -> None:
         """Carry out a decision: PERMIT first, then everything that may take longer."""
         assert self.hw is not None and self.store is not None
-        self.hw.permit.set(decision.permit and self._hold is None)
+        self.hw.permit.set(self._permitted(decision))
         self.hw.rcd_test.set(decision.rcd_test_output)
         self._decision = decision
         for event in decision.events:
@@ -159,12 +161,15 @@ class MeterService:
         self._schedule(decision.next_deadline)
         self.interface.publish(self._fault_properties(decision))
 
+    def _permitted(self, decision: Decision) -> bool:
+        return decision.permit and self._hold is None and not self._charger_lost
+
     def _fault_properties(self, decision: Decision) -> dict[str, Any]:
         faults = sorted(f.value for f in decision.faults)
         if self._hold is not None:
             faults.append("hold")
         return {
-            "Permit": decision.permit and self._hold is None,
+            "Permit": self._permitted(decision),
             "ActiveFaults": faults,
             "ErrorCode": "PowerSwitchFailure" if self._hold and not decision.faults else decision.error_code,
             "DeratingLimit": math.nan if decision.derating_limit_a is None else decision.derating_limit_a,
@@ -263,11 +268,22 @@ class MeterService:
     # --- what others ask ----------------------------------------------------------------
     def _charger_changed(self, props: dict[str, Any] | None) -> None:
         """From the charger: its offered current is the protection's Imax (gone → hardware
-        maximum), and its pilot state tells plug-in and unplug (RCD and over-current rules)."""
+        maximum), and its pilot state tells plug-in and unplug (RCD and over-current rules).
+
+        A charger that dies (kill -9, crash) may leave its contactor request line high, so
+        PERMIT goes low until it is back on the bus; a meter started without any charger
+        (bench, meter-only tests) is not held."""
         now = time.monotonic()
         if props is None:
+            if self._seen_charger and not self._charger_lost:
+                log.error("charge control left the bus: PERMIT low until it is back",
+                          extra=fields(FAULT="charger-lost"))  # fmt: skip
+                self._charger_lost = True
             self._apply(self.core.set_offered_current(None, now))
             return
+        if self._charger_lost:
+            log.info("charge control is back: PERMIT released", extra=fields(FAULT="charger-lost"))
+        self._seen_charger, self._charger_lost = True, False
         if "OfferedCurrent" in props:
             offered = props["OfferedCurrent"]  # NaN: nothing offered (paused)
             self._apply(self.core.set_offered_current(0.0 if math.isnan(offered) else offered, now))

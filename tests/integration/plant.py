@@ -30,6 +30,11 @@ class BusTool:
         out = self._busctl("call", iface, path, iface, member, *((signature, *args) if signature else ()))
         return json.loads(out)["data"] if out.strip() else None
 
+    def pid_of(self, name: str) -> int:
+        out = self._busctl("call", "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                           "GetConnectionUnixProcessID", "s", name)  # fmt: skip
+        return int(json.loads(out)["data"][0])
+
     def call_error(self, service: str, member: str, signature: str = "", *args: str) -> str:
         try:
             self.call(service, member, signature, *args)
@@ -52,7 +57,10 @@ class BusTool:
     def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if predicate():
-                return
+            try:
+                if predicate():
+                    return
+            except RuntimeError:
+                pass  # the service is not (yet, or no longer) on the bus
             time.sleep(0.05)
         raise AssertionError(f"timed out waiting for {what}")
