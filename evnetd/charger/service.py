@@ -1,6 +1,6 @@
 """The charge-control daemon: pilot, contactor, lock, cards, LED ring and sessions.
 
-A loop (every 5 ms with an EV connected, 50 ms without) reads the pilot peaks and PP,
+A loop (every 5 ms with an EV connected, 100 ms without) reads the pilot peaks and PP,
 feeds the detector and the controller core, and carries out its actions at once
 (contactor first). Everything else (cards, the
 meter's state, operator calls) changes the inputs of the next step. It charges without
@@ -45,7 +45,7 @@ from evnetd.runtime.log import fields
 log = logging.getLogger("evnet.charger")
 
 STEP_ACTIVE_S = 0.005  # EV connected: two readings (the detector's rule) within 10 ms
-STEP_IDLE_S = 0.05  # no EV: a plug-in is seen within 100 ms at a fraction of the CPU
+STEP_IDLE_S = 0.1  # no EV: a plug-in is seen within 200 ms at a fraction of the CPU
 CARD_POLL_S = 0.2
 LOCK_PULSE_S = 0.6
 METER_SILENT_S = 2.5  # two missed 1 Hz updates (its death is seen at once from the bus)
