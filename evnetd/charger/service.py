@@ -39,7 +39,7 @@ from evnetd.iec61851.proximity import Plug, Proximity, ProximityDecoder
 from evnetd.iec61851.status import ErrorCode, Fault
 from evnetd.limits.arbitration import Arbiter, KeepAwake, LimitError, LimitSource
 from evnetd.runtime.config import Config
-from evnetd.runtime.daemon import essential
+from evnetd.runtime.daemon import cancel_tasks, essential
 from evnetd.runtime.log import fields
 
 log = logging.getLogger("evnet.charger")
@@ -111,11 +111,7 @@ class ChargerService:
         ]
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_tasks(self._tasks)
         if self.hw:
             self.hw.close()  # contactor request off, PWM back to X1, ring off
         if self.store:

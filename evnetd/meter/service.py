@@ -10,7 +10,6 @@ the charger is gone the hardware maximum applies.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import time
@@ -42,7 +41,7 @@ from evnetd.protection.config import ProtectionConfig
 from evnetd.protection.core import Decision, ProtectionCore
 from evnetd.protection.faults import EventKind
 from evnetd.runtime.config import Config
-from evnetd.runtime.daemon import essential
+from evnetd.runtime.daemon import cancel_tasks, essential
 from evnetd.runtime.log import fields
 
 log = logging.getLogger("evnet.meter")
@@ -118,11 +117,7 @@ class MeterService:
         ]
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_tasks(self._tasks)
         if self._deadline:
             self._deadline.cancel()
         if self.store:

@@ -8,6 +8,7 @@ meter's sample loop, say) is restarted by systemd even if the event loop still t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from typing import Protocol
@@ -59,6 +60,15 @@ def essential(task: asyncio.Task[None]) -> asyncio.Task[None]:
 
     task.add_done_callback(done)
     return task
+
+
+async def cancel_tasks(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel the service's tasks and wait until each has finished unwinding."""
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def run(service: Service) -> None:
