@@ -18,7 +18,11 @@ INITIAL: dict[str, Any] = {
 class ChargerActions(Protocol):
     def start_session(self, id_tag: str) -> None: ...
 
-    def stop_session(self) -> None: ...
+    def stop_session(self, reason: str = "Remote") -> None: ...
+
+    async def present_token(self, id_tag: str) -> None: ...
+
+    def set_limit(self, source: str, amps: float, expires_in_s: float) -> None: ...
 
     def unlock(self) -> None: ...
 
@@ -52,6 +56,21 @@ class ChargerInterface(PublishedInterface):
     @bus_method()
     def StopSession(self) -> None:
         self.actions.stop_session()
+
+    @bus_method("s")
+    def StopSessionWithReason(self, reason: str) -> None:
+        """Stop with an OCPP StopTransaction reason (Remote, Local, DeAuthorized, ...)."""
+        self.actions.stop_session(reason)
+
+    @bus_method("s")
+    async def PresentToken(self, id_tag: str) -> None:
+        """A token from the web client or an app: authorised and used like a card."""
+        await self.actions.present_token(id_tag)
+
+    @bus_method("sdd")
+    def SetLimit(self, source: str, amps: float, expires_in_s: float) -> None:
+        """A current limit from ``ocpp``, ``energy`` or ``remote``; expires_in_s ≤ 0: until changed."""
+        self.actions.set_limit(source, amps, expires_in_s)
 
     @bus_method()
     def Unlock(self) -> None:

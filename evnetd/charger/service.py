@@ -52,6 +52,9 @@ METER_SILENT_S = 2.5  # two missed 1 Hz updates (its death is seen at once from 
 LOAD_LIVE_V = 50.0
 BEEP_S = 0.1
 CONNECTED = (PilotState.B, PilotState.C, PilotState.D)
+# OCPP 1.6 StopTransaction reasons a caller may give (the others are the charger's own)
+STOP_REASONS = ("Remote", "Local", "HardReset", "SoftReset", "DeAuthorized", "Other")
+EXTERNAL_SOURCES = (LimitSource.OCPP, LimitSource.ENERGY, LimitSource.REMOTE)
 
 
 class ChargerService:
@@ -67,6 +70,7 @@ class ChargerService:
         self.arbiter = Arbiter(keep_awake=KeepAwake(c.keep_awake if c.keep_awake != "off" else "pause"))
         self.arbiter.set(LimitSource.INSTALLER, c.max_current_a)
         self.authorizer = Authorizer(c.auth_mode, c.local_tokens, self._ask_ocpp)
+        self.brightness = Brightness[c.led_brightness.upper()]
         self.bus: MessageBus | None = None
         self.hw: ChargerHardware | None = None
         self.store: SessionStore | None = None
@@ -116,7 +120,7 @@ class ChargerService:
             self.hw.close()  # contactor request off, PWM back to X1, ring off
         if self.store:
             if self.session:  # left open on purpose: the restart rule decides (§10.7)
-                self.store.refresh(self.session, self._register_wh() or self.session.last_wh)
+                self.store.save_reading(self.session, self._register_wh() or self.session.last_wh)
             self.store.close()
         if self.settings:
             self.settings.close()
@@ -191,7 +195,7 @@ class ChargerService:
             self._request_permit_hold()
         status = actions.status.value
         online = self._ocpp is None or bool(self._ocpp.get("Connected", False))
-        self.hw.led.show(led_for(status, online or not self.config.ocpp.url, Brightness.HIGH))
+        self.hw.led.show(led_for(status, online or not self.config.ocpp.url, self.brightness))
         self._publish_state(actions, obs)
         if self.session is not None and self.store is not None:
             register = self._register_wh()
@@ -219,7 +223,7 @@ class ChargerService:
             self._recovering = None
         if connected and was not in CONNECTED:
             log.info("EV connected (pilot %s)", report.state.value)
-            if self.authorizer.plug_and_charge and self.session is None:
+            if self.session is None and (self.authorizer.plug_and_charge or self._offline_charge()):
                 self._start(self.authorizer.free())
             elif self._pending_auth is not None and self.session is None:
                 self._start(self._pending_auth)
@@ -308,6 +312,11 @@ class ChargerService:
         for k in range(count):
             loop.call_later(2 * k * BEEP_S, self.hw.buzzer.set, True)
             loop.call_later((2 * k + 1) * BEEP_S, self.hw.buzzer.set, False)
+
+    def _offline_charge(self) -> bool:
+        """OCPP mode with no backend reachable: charge on plug-in when the installer allows it."""
+        online = self._ocpp is not None and bool(self._ocpp.get("Connected", False))
+        return self.config.charger.auth_mode == "ocpp" and self.config.charger.offline_charge and not online
 
     async def _ask_ocpp(self, tag: str) -> bool:
         if self.bus is None or self._ocpp is None or not self._ocpp.get("Connected", False):
@@ -399,13 +408,40 @@ class ChargerService:
         else:
             self._pending_auth = auth
 
-    def stop_session(self) -> None:
+    def stop_session(self, reason: str = "Remote") -> None:
+        if reason not in STOP_REASONS:
+            raise InvalidArgument(f"stop reason {reason!r}: must be one of {', '.join(STOP_REASONS)}")
         if self.session is None:
             if self._pending_auth is not None:
                 self._pending_auth = None
                 return
             raise InvalidState("no session is running")
-        self._stop("Remote")
+        self._stop(reason)
+
+    async def present_token(self, id_tag: str) -> None:
+        """A token from elsewhere (the web client, an app): the same path as a card."""
+        if not id_tag.strip():
+            raise InvalidArgument("id tag: must not be empty")
+        await self._on_card(id_tag)
+
+    def set_limit(self, source: str, amps: float, expires_in_s: float) -> None:
+        """A limit from OCPP or energy management; ``expires_in_s`` ≤ 0: until changed."""
+        try:
+            limit_source = LimitSource(source)
+        except ValueError:
+            names = ", ".join(s.value for s in EXTERNAL_SOURCES)
+            raise InvalidArgument(f"limit source {source!r}: must be one of {names}") from None
+        if limit_source not in EXTERNAL_SOURCES:
+            names = ", ".join(s.value for s in EXTERNAL_SOURCES)
+            raise InvalidArgument(f"limit source {source!r}: must be one of {names}")
+        if not math.isfinite(amps) or amps < 0:
+            raise InvalidArgument(f"limit {amps}: must be a finite number of amps ≥ 0")
+        expires = time.monotonic() + expires_in_s if expires_in_s > 0 else None
+        try:
+            self.arbiter.set(limit_source, amps, expires)
+        except LimitError as exc:
+            raise InvalidArgument(str(exc)) from None
+        self._wake.set()
 
     def unlock(self) -> None:
         if self.config.charger.tethered:

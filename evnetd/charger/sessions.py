@@ -75,9 +75,9 @@ class SessionStore:
             wh, at = self._written
             if register_wh - wh < REFRESH_WH and time.monotonic() - at < REFRESH_S:
                 return session
-        return self._write_reading(session, register_wh)
+        return self.save_reading(session, register_wh)
 
-    def _write_reading(self, session: Session, register_wh: float) -> Session:
+    def save_reading(self, session: Session, register_wh: float) -> Session:
         now = time.time()
         reading = max(register_wh, session.last_wh)  # the register never goes backwards
         self._db.execute("UPDATE sessions SET last_wh = ?, last_at = ? WHERE id = ?", (reading, now, session.id))
@@ -91,7 +91,7 @@ class SessionStore:
     def stop(self, session: Session, register_wh: float | None, reason: str) -> Session:
         """Close the session; ``register_wh`` None keeps the last stored reading (power loss)."""
         if register_wh is not None:
-            session = self._write_reading(session, register_wh)
+            session = self.save_reading(session, register_wh)
         now = time.time()
         self._db.execute(
             "UPDATE sessions SET stopped_at = ?, stop_reason = ? WHERE id = ? AND stopped_at IS NULL",

@@ -59,7 +59,9 @@ class ChargerConfig(_Section):
     allow_state_d: bool = False
     auth_mode: Literal["free", "local", "ocpp"] = "free"
     local_tokens: list[Annotated[str, Field(min_length=1, max_length=20)]] = []
-    keep_awake: Literal["off", "minimum", "pulse"] = "off"
+    keep_awake: Literal["off", "minimum"] = "off"
+    offline_charge: bool = True  # auth_mode "ocpp" with no backend reachable: charge on plug-in
+    led_brightness: Literal["low", "medium", "high"] = "high"
 
 
 class ProtectionConfig(_Section):

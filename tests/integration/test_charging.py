@@ -108,3 +108,15 @@ def test_stop_and_unlock_commands(sim: Sim) -> None:
     assert stopped["session"] is None
     sim.ctl("unlock")
     wait_status(sim, "locked", False)
+
+
+def test_limits_from_other_services_expire_to_their_fallback(sim: Sim) -> None:
+    tool = BusTool(sim.bus)
+    wait_status(sim, "status", "Available")
+    tool.call("Charger1", "SetLimit", "sdd", "energy", "10", "2")
+    limited = wait_status(sim, "offered_current_a", 10.0)
+    assert limited["limit_source"] == "energy"
+    fallback = wait_status(sim, "offered_current_a", 6.0, timeout=5)  # the source went quiet
+    assert fallback["limit_source"] == "energy"
+    assert "limit source" in tool.call_error("Charger1", "SetLimit", "sdd", "hardware", "10", "0")
+    assert "limit source" in tool.call_error("Charger1", "SetLimit", "sdd", "gremlins", "10", "0")

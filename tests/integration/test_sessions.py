@@ -148,3 +148,17 @@ def test_kill_9_of_the_charger_opens_the_contactor_and_keeps_the_session(stack: 
     until(tool, "the charger back", lambda: prop(tool, "Status") in ("Charging", "SuspendedEVSE", "Preparing"), 20)
     resumed = prop(tool, "Session")
     assert resumed["id"] == session["id"] and resumed["energy_wh"] >= session["energy_wh"] - 0.01
+
+
+def test_token_from_the_web_or_an_app_and_stop_with_a_reason(stack: tuple[Sim, BusTool]) -> None:
+    sim, tool = stack
+    sim.ctl("sim", "plug")
+    sim.ctl("sim", "ev-state", "C")
+    assert "must not be empty" in tool.call_error("Charger1", "PresentToken", "s", "")
+    tool.call("Charger1", "PresentToken", "s", CARD.lower())
+    until(tool, "charging", lambda: prop(tool, "Status") == "Charging")
+    assert "stop reason" in tool.call_error("Charger1", "StopSessionWithReason", "s", "Because")
+    tool.call("Charger1", "StopSessionWithReason", "s", "DeAuthorized")
+    until(tool, "stopped", lambda: prop(tool, "Session") == {})
+    sessions: Any = plain(tool.call("Charger1", "Sessions", "u", "1")[0])
+    assert sessions[0]["stop_reason"] == "DeAuthorized"
