@@ -12,16 +12,21 @@ import socket
 
 
 def notify(message: str) -> bool:
-    """Send ``message`` (e.g. ``"READY=1"``) to $NOTIFY_SOCKET; False when there is none."""
+    """Send ``message`` (e.g. ``"READY=1"``) to $NOTIFY_SOCKET; False when it was not sent.
+
+    Never blocks: a datagram socket whose reader has fallen behind (its queue holds only
+    ~10 messages) would otherwise stop the event loop, and with it the protection loop.
+    A message that does not fit is dropped.
+    """
     address = os.environ.get("NOTIFY_SOCKET")
     if not address:
         return False
     if address.startswith("@"):
         address = "\0" + address[1:]
-    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC | socket.SOCK_NONBLOCK) as sock:
         try:
             sock.sendto(message.encode(), address)
-        except OSError:
+        except OSError:  # BlockingIOError included: the reader is not keeping up
             return False
     return True
 

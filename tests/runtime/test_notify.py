@@ -39,3 +39,12 @@ def test_watchdog_interval(monkeypatch: pytest.MonkeyPatch, usec: str | None, pi
         else:
             monkeypatch.setenv(key, value)
     assert watchdog_interval() == expected
+
+
+def test_notify_never_blocks_when_the_reader_falls_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "notify"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(str(path))
+        monkeypatch.setenv("NOTIFY_SOCKET", str(path))
+        results = [notify(f"STATUS={i}") for i in range(1000)]  # nobody reads
+    assert results[0] and not all(results)  # the first arrive, the rest are dropped, no hang
