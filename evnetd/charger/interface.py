@@ -67,7 +67,7 @@ class ChargerInterface(PublishedInterface):
         """A token from the web client or an app: authorised and used like a card."""
         await self.actions.present_token(id_tag)
 
-    @bus_method("sdd")
+    @bus_method("s", "d", "d")
     def SetLimit(self, source: str, amps: float, expires_in_s: float) -> None:
         """A current limit from ``ocpp``, ``energy`` or ``remote``; expires_in_s ≤ 0: until changed."""
         self.actions.set_limit(source, amps, expires_in_s)
