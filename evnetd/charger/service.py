@@ -49,7 +49,6 @@ STEP_IDLE_S = 0.1  # no EV: a plug-in is seen within 200 ms at a fraction of the
 CARD_POLL_S = 0.2
 LOCK_PULSE_S = 0.6
 METER_SILENT_S = 2.5  # two missed 1 Hz updates (its death is seen at once from the bus)
-LOAD_LIVE_V = 50.0
 BEEP_S = 0.1
 CONNECTED = (PilotState.B, PilotState.C, PilotState.D)
 # OCPP 1.6 StopTransaction reasons a caller may give (the others are the charger's own)
@@ -173,7 +172,7 @@ class ChargerService:
             proximity=proximity,
             permit=bool(self._meter.get("Permit", False)),
             contactor_closed=self.hw.mirror.value(),
-            load_voltage=self._meter.get("LoadVoltage", 0.0) > LOAD_LIVE_V,
+            load_voltage=bool(self._meter.get("LoadLive", False)),
             locked=self.hw.lock_feedback.value(),
             offered_a=limits,
             authorised=self.authorised,

@@ -12,7 +12,7 @@ INITIAL: dict[str, Any] = {
     "Voltage": NAN, "Current": NAN, "Power": NAN, "ApparentPower": NAN, "PowerFactor": NAN,
     "Frequency": NAN, "NpeVoltage": NAN, "LoadVoltage": NAN, "SiteCurrent": NAN,
     "EnergyWh": NAN, "Temperature": NAN, "Permit": False, "ActiveFaults": [], "ErrorCode": "NoError",
-    "DeratingLimit": NAN, "RcdSelfTest": "pending", "SelfChecksOk": False, "Sequence": 0,
+    "DeratingLimit": NAN, "RcdSelfTest": "pending", "SelfChecksOk": False, "Sequence": 0, "LoadLive": False,
 }  # fmt: skip
 
 
@@ -30,13 +30,15 @@ class MeterActions(Protocol):
 
 class MeterInterface(PublishedInterface):
     """Unknown values are NaN (no measurement yet); ``Sequence`` counts the 1 Hz updates
-    so a client can tell a live meter from a silent one even when nothing changes."""
+    so a client can tell a live meter from a silent one even when nothing changes.
+    ``LoadLive`` (voltage after the contactor) is published the cycle it changes, not at
+    1 Hz: weld detection must not judge an open contactor by a stale average."""
 
     PROPERTIES = {
         "Voltage": "d", "Current": "d", "Power": "d", "ApparentPower": "d", "PowerFactor": "d",
         "Frequency": "d", "NpeVoltage": "d", "LoadVoltage": "d", "SiteCurrent": "d", "EnergyWh": "d",
         "Temperature": "d", "Permit": "b", "ActiveFaults": "as", "ErrorCode": "s", "DeratingLimit": "d",
-        "RcdSelfTest": "s", "SelfChecksOk": "b", "Sequence": "u",
+        "RcdSelfTest": "s", "SelfChecksOk": "b", "Sequence": "u", "LoadLive": "b",
     }  # fmt: skip
 
     def __init__(self, actions: MeterActions) -> None:

@@ -48,6 +48,7 @@ log = logging.getLogger("evnet.meter")
 
 PUBLISH_S = 1.0
 TEMPERATURE_S = 1.0
+LOAD_LIVE_V, LOAD_DEAD_V = 50.0, 20.0  # load side live / dead (weld detection)
 MAINS_LOST_V = 100.0  # below this on a half cycle the register is saved at once
 HEALTHY_SAMPLES_S = 2.0  # the watchdog is fed only while blocks (or ADC timeouts) arrive
 PLUGGED_PILOT = ("B", "C", "D", "E")  # F is our own signal and hides the EV: no news
@@ -206,6 +207,7 @@ class MeterService:
             last_sample = self.meter.last_sample_t
             self._apply(self.core.observe_metering(cycles, last_sample if last_sample is not None else now, now))
             for cycle in cycles:
+                self._watch_load_side(cycle.load_vrms)
                 self.energy.add(cycle.power_w, cycle.duration)
                 second = self.seconds.push(cycle)
                 if second is not None:
@@ -224,6 +226,12 @@ class MeterService:
         if not present:
             self.store.save(self.energy.milli_wh)  # writes only when the register moved
         self._mains_present = present
+
+    def _watch_load_side(self, vrms: float) -> None:
+        """Voltage after the contactor, with hysteresis, published the cycle it changes."""
+        live = self.interface.values["LoadLive"]
+        if (not live and vrms > LOAD_LIVE_V) or (live and vrms < LOAD_DEAD_V):
+            self.interface.publish({"LoadLive": not live})
 
     async def _watch_input(self, line: DigitalInput, observe: Any) -> None:
         while True:
