@@ -174,13 +174,21 @@ class MeterService:
         }
 
     def _schedule(self, deadline: float | None) -> None:
+        """One timer for the core's next deadline; kept as it is when the deadline did not
+        move (``_apply`` runs for every ADC block)."""
+        if self._deadline is not None and deadline == self._deadline.when():
+            return
         if self._deadline is not None:
             self._deadline.cancel()
             self._deadline = None
         if deadline is not None:
             loop = asyncio.get_running_loop()
             # asyncio's clock is time.monotonic, the core's timeline
-            self._deadline = loop.call_at(deadline, lambda: self._apply(self.core.poll(time.monotonic())))
+            self._deadline = loop.call_at(deadline, self._on_deadline)
+
+    def _on_deadline(self) -> None:
+        self._deadline = None  # fired: a deadline equal to this one must be scheduled anew
+        self._apply(self.core.poll(time.monotonic()))
 
     async def _sample_loop(self) -> None:
         assert self.hw is not None and self.store is not None

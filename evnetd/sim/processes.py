@@ -41,7 +41,6 @@ class ServiceProcess:
         self.env = dict(os.environ, NOTIFY_SOCKET=str(self._notify_path), EVNET_BUS=bus, **(extra_env or {}))
         self.env.pop("WATCHDOG_USEC", None)
         self.ready = False
-        self.status = ""
         self.process = self._spawn()
 
     def _spawn(self) -> subprocess.Popen[bytes]:
@@ -52,13 +51,10 @@ class ServiceProcess:
         self.process = self._spawn()
 
     def read_notify(self) -> None:
-        """Take one pending notify datagram (READY=1, STATUS=...)."""
+        """Take one pending notify datagram; only READY=1 matters here."""
         data = self.notify.recv(4096).decode(errors="replace")
-        for line in data.splitlines():
-            if line == "READY=1":
-                self.ready = True
-            elif line.startswith("STATUS="):
-                self.status = line[7:]
+        if "READY=1" in data.splitlines():
+            self.ready = True
 
     def wait_ready(self, timeout: float = 15.0) -> None:
         deadline = time.monotonic() + timeout
