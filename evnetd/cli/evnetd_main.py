@@ -11,7 +11,7 @@ from pathlib import Path
 from evnetd.cli.args import OneLineParser
 from evnetd.hal.errors import HalError
 from evnetd.runtime.config import EX_CONFIG, Config, ConfigError, load_config
-from evnetd.runtime.daemon import EX_SOFTWARE, ServiceFailed, run
+from evnetd.runtime.daemon import EX_SOFTWARE, EX_TEMPFAIL, RestartRequested, ServiceFailed, run
 from evnetd.runtime.log import setup_logging
 from evnetd.services import SERVICES
 
@@ -26,8 +26,6 @@ def _parser() -> argparse.ArgumentParser:
         _common(p)
     sim = sub.add_parser("sim", help="run every service on the simulated board")
     _common(sim)
-    sim.add_argument("--csms", metavar="URL", help="OCPP CSMS websocket URL")
-    sim.add_argument("--id", dest="charge_point_id", metavar="ID", help="charge point id")
     sim.add_argument("--web", metavar="HOST:PORT", help="web client address")
     return parser
 
@@ -36,19 +34,16 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", type=Path, help="TOML file (default /etc/evnet/evnet.toml)")
     p.add_argument("--bus", help="D-Bus address (default: $EVNET_BUS, else the system bus)")
     p.add_argument("--state-dir", type=Path, help="where state is kept")
+    p.add_argument("--csms", metavar="URL", help="OCPP CSMS websocket URL (overrides ocpp.url)")
+    p.add_argument("--id", dest="charge_point_id", metavar="ID", help="charge point id (overrides the config)")
 
 
 def effective_config(args: argparse.Namespace) -> Config:
-    """The file's config with command-line overrides (validated the same way)."""
-    config = load_config(args.config)
-    general = config.general.model_copy(
-        update={
-            k: v
-            for k, v in (("bus_address", args.bus), ("state_dir", args.state_dir))
-            if v is not None
-        }
-    )
-    return config.model_copy(update={"general": general})
+    """The file's config with the command-line overrides, validated together with it."""
+    general = {k: v for k, v in (("bus_address", args.bus), ("state_dir", args.state_dir),
+                                 ("charge_point_id", args.charge_point_id)) if v is not None}  # fmt: skip
+    ocpp = {"url": args.csms} if args.csms is not None else {}
+    return load_config(args.config, {"general": general, "ocpp": ocpp})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     except HalError as exc:
         logging.getLogger(entry.unit).error("hardware unavailable: %s", exc)
         return EX_UNAVAILABLE
+    except RestartRequested:
+        return EX_TEMPFAIL
     except ServiceFailed:
         return EX_SOFTWARE
     return 0

@@ -23,7 +23,7 @@ class MeterActions(Protocol):
 
     def clear_faults(self) -> tuple[list[str], list[str]]: ...
 
-    def calibration(self) -> dict[str, float]: ...
+    def calibration(self) -> dict[str, tuple[float, str]]: ...
 
     def hold_permit(self, reason: str) -> None: ...
 
@@ -47,7 +47,10 @@ class MeterInterface(PublishedInterface):
 
     @bus_method()
     def SelfTestRcd(self) -> None:
-        """Start an RCD self-test (PERMIT low while it runs); the result shows in RcdSelfTest."""
+        """Start an RCD self-test (PERMIT low while it runs); the result shows in RcdSelfTest.
+
+        Returns at once, once RcdSelfTest has changed to ``running`` (or ``pending`` while
+        the RCD input is active): the next ``passed``/``failed`` is this test's outcome."""
         self.actions.self_test_rcd()
 
     @bus_method(returns="asas")
@@ -56,9 +59,11 @@ class MeterInterface(PublishedInterface):
         cleared, refused = self.actions.clear_faults()
         return [cleared, refused]
 
-    @bus_method(returns="a{sd}")
-    def GetCalibration(self) -> dict[str, float]:
-        return self.actions.calibration()
+    @bus_method(returns="a{s(ds)}")
+    def GetCalibration(self) -> dict[str, list[Any]]:
+        """Every calibration value by its config name, with where it came from:
+        ``config``, ``eeprom`` or ``default``."""
+        return {name: [value, source] for name, (value, source) in self.actions.calibration().items()}
 
     @bus_method("s")
     def HoldPermit(self, reason: str) -> None:

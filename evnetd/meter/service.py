@@ -32,6 +32,7 @@ from evnetd.metering.calibration import (
     DEFAULT_CALIBRATION,
     Calibration,
     CalibrationFormatError,
+    merge,
 )
 from evnetd.metering.energy import EnergyRegister
 from evnetd.metering.halfcycle import HalfCycleRms
@@ -54,12 +55,12 @@ HEALTHY_SAMPLES_S = 2.0  # the watchdog is fed only while blocks (or ADC timeout
 PLUGGED_PILOT = ("B", "C", "D", "E")  # F is our own signal and hides the EV: no news
 
 
-def read_calibration(data: bytes) -> tuple[Calibration, str]:
-    """The EEPROM record, or the defaults with the reason (a blank part reads 0xFF)."""
+def read_calibration(data: bytes) -> tuple[Calibration, str, str]:
+    """The EEPROM record, or the defaults: (calibration, "eeprom" or "default", why)."""
     try:
-        return Calibration.from_bytes(data), "EEPROM"
+        return Calibration.from_bytes(data), "eeprom", "a valid EEPROM record"
     except CalibrationFormatError as exc:
-        return DEFAULT_CALIBRATION, f"defaults ({exc})"
+        return DEFAULT_CALIBRATION, "default", str(exc)  # a blank part reads 0xFF
 
 
 class MeterService:
@@ -74,6 +75,7 @@ class MeterService:
         self.interface = MeterInterface(self)
         self.energy = EnergyRegister()
         self.calibration_data = DEFAULT_CALIBRATION
+        self.calibration_readout: dict[str, tuple[float, str]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._deadline: asyncio.TimerHandle | None = None
         self._last_progress = time.monotonic()
@@ -86,6 +88,18 @@ class MeterService:
         self._mains_present = False
 
     # --- life cycle -------------------------------------------------------------------
+    def _load_calibration(self) -> None:
+        """The EEPROM's calibration (or the defaults) with the config's overrides on top.
+
+        The config was validated at start; a combination Calibration still refuses (none
+        is known) stops the service before PERMIT can rise.
+        """
+        assert self.hw is not None
+        base, source, why = read_calibration(self.hw.eeprom.read(0, CALIBRATION_RECORD_SIZE))
+        self.calibration_data, self.calibration_readout = merge(base, source, self.config.calibration.model_dump())
+        overridden = sorted(name for name, (_, came) in self.calibration_readout.items() if came == "config")
+        log.info("calibration from %s (%s); from the config: %s", source, why, ", ".join(overridden) or "nothing")
+
     async def start(self) -> None:
         general = self.config.general
         self.store = MeterStore(general.state_dir / "meter.db")
@@ -95,8 +109,11 @@ class MeterService:
         # then take the EEPROM's calibration for the metering itself
         self.hw = await open_meter_hardware(self.config, self.bus, DEFAULT_CALIBRATION.gains)
         self.hw.permit.set(False)
-        self.calibration_data, source = read_calibration(self.hw.eeprom.read(0, CALIBRATION_RECORD_SIZE))
-        log.info("calibration from %s", source)
+        self._load_calibration()
+        self._hold = self.store.hold
+        if self._hold is not None:
+            log.error("PERMIT held low from before the restart: %s; an operator must clear it", self._hold,
+                      extra=fields(FAULT="hold"))  # fmt: skip
         now = time.monotonic()
         self.meter = Meter(self.calibration_data)
         self.half_cycle = HalfCycleRms(self.calibration_data, self.hw.adc.rate_hz)
@@ -313,25 +330,26 @@ class MeterService:
         refused = [f"{fault.value}: {reason}" for fault, reason in result.refused.items()]
         if self._hold is not None:
             log.warning("PERMIT hold cleared by an operator (was: %s)", self._hold, extra=fields(FAULT="hold"))
+            assert self.store is not None
+            self.store.save_hold(None)
             self._hold = None
             cleared.append("hold")
         self._apply(result.decision)
         return cleared, refused
 
-    def calibration(self) -> dict[str, float]:
-        cal = self.calibration_data
-        values = {f"gain{k}": g for k, g in enumerate(cal.gains)}
-        values.update({f"offset{k}": o for k, o in enumerate(cal.offsets)})
-        values["ev_current_phase_deg"] = cal.ev_current_phase_deg
-        return values
+    def calibration(self) -> dict[str, tuple[float, str]]:
+        return dict(self.calibration_readout)
 
     def hold_permit(self, reason: str) -> None:
+        """PERMIT low at once, then the hold made durable before the call returns: a
+        restart (kill -9 included) must not release a welded contactor's socket."""
         if not reason:
             raise InvalidState("a PERMIT hold needs a reason")
         if self._hold is None:
             log.error("PERMIT held low at the charger's request: %s", reason, extra=fields(FAULT="hold"))
         self._hold = reason
-        assert self.hw is not None
+        assert self.hw is not None and self.store is not None
         self.hw.permit.set(False)
+        self.store.save_hold(reason)
         if self._decision is not None:
             self.interface.publish(self._fault_properties(self._decision))

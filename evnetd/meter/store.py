@@ -3,8 +3,9 @@
 The register is written when it has moved by ``STEP_MWH`` since the last write, so a
 kill -9 loses less than that (the issue allows 10 Wh), and at once on a clean stop or
 when the meter sees mains fail (the supply's hold-up time is enough for one commit).
-Latched faults (tamper, RCD, the 4th over-current) are kept so that a restart is not a
-way round "only an operator clears it".
+Latched faults (tamper, RCD, the 4th over-current) and the charger's PERMIT hold (a
+welded contactor) are kept so that a restart, kill -9 included, is not a way round "only
+an operator clears it".
 """
 
 from __future__ import annotations
@@ -28,6 +29,13 @@ _MIGRATIONS = (
     INSERT INTO energy_register VALUES (1, 0, 0);
     CREATE TABLE latched_faults (fault TEXT PRIMARY KEY)
     """,
+    """
+    CREATE TABLE permit_hold (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        reason TEXT NOT NULL,
+        held_at REAL NOT NULL
+    )
+    """,
 )
 
 
@@ -38,6 +46,8 @@ class MeterStore:
         self.latched: frozenset[Fault] = frozenset(
             Fault(row[0]) for row in self._db.execute("SELECT fault FROM latched_faults")
         )
+        row = self._db.execute("SELECT reason FROM permit_hold").fetchone()
+        self.hold: str | None = None if row is None else row[0]
 
     def save_if_due(self, milli_wh: int) -> bool:
         """Persist when the register has moved by STEP_MWH; True when written."""
@@ -65,6 +75,16 @@ class MeterStore:
         self._db.executemany("INSERT INTO latched_faults VALUES (?)", [(f.value,) for f in wanted])
         self._db.execute("COMMIT")
         self.latched = wanted
+
+    def save_hold(self, reason: str | None) -> None:
+        """Persist the PERMIT hold (None: released); durable on return."""
+        if reason == self.hold:
+            return
+        if reason is None:
+            self._db.execute("DELETE FROM permit_hold")
+        else:
+            self._db.execute("INSERT OR REPLACE INTO permit_hold VALUES (1, ?, ?)", (reason, time.time()))
+        self.hold = reason
 
     def close(self) -> None:
         self._db.close()

@@ -10,9 +10,11 @@ instead of metering with garbage.
 from __future__ import annotations
 
 import binascii
+import dataclasses
 import enum
 import math
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 METERED_CHANNELS = 5
@@ -47,6 +49,10 @@ DEFAULT_GAINS: tuple[float, float, float, float, float] = (
 )
 DEFAULT_OFFSETS: tuple[float, float, float, float, float] = (0.0, 0.0, 0.0, 0.0, 0.0)
 
+GAIN_TOLERANCE = 0.2
+"""A gain given in the config may differ this much (relative) from the board's nominal
+gain: component tolerances are a few per cent, a typo is a factor of ten."""
+
 NOMINAL_FREQUENCY_HZ = 50.0
 """Frequency at which the phase correction in degrees is turned into a time delay."""
 MAX_PHASE_CORRECTION_DEG = 10.0
@@ -76,8 +82,8 @@ class Calibration:
     CT mounted the wrong way round.
     """
 
-    gains: tuple[float, float, float, float, float] = DEFAULT_GAINS
-    offsets: tuple[float, float, float, float, float] = DEFAULT_OFFSETS
+    gains: tuple[float, ...] = DEFAULT_GAINS
+    offsets: tuple[float, ...] = DEFAULT_OFFSETS
     ev_current_phase_deg: float = 0.0
 
     def __post_init__(self) -> None:
@@ -97,6 +103,16 @@ class Calibration:
                 f"EV current phase correction must be within ±{MAX_PHASE_CORRECTION_DEG}°: "
                 f"{phase}"
             )
+
+    def values(self) -> dict[str, float]:
+        """Every value by its name (``line_voltage_gain``, ..., ``ev_current_phase_deg``),
+        the names the config's ``[calibration]`` section uses."""
+        named: dict[str, float] = {}
+        for channel in Channel:
+            named[f"{channel.name.lower()}_gain"] = self.gains[channel]
+            named[f"{channel.name.lower()}_offset"] = self.offsets[channel]
+        named["ev_current_phase_deg"] = self.ev_current_phase_deg
+        return named
 
     def adc_volts(self, channel: Channel, value: float) -> float:
         """The ADC pin voltage that reads as ``value`` volts or amps (for simulators)."""
@@ -141,6 +157,46 @@ class Calibration:
 
 
 DEFAULT_CALIBRATION = Calibration()
+VALUE_NAMES = tuple(DEFAULT_CALIBRATION.values())
+
+
+def check_gain(channel_name: str, gain: float) -> None:
+    """Raise ValueError unless ``gain`` is plausible for the channel (``line_voltage``...):
+    within GAIN_TOLERANCE of the nominal gain, negative only on a current channel."""
+    channel = Channel[channel_name.upper()]
+    nominal = DEFAULT_GAINS[channel]
+    low, high = nominal * (1 - GAIN_TOLERANCE), nominal * (1 + GAIN_TOLERANCE)
+    unit = "V" if channel in VOLTAGE_CHANNELS else "A"
+    if channel in VOLTAGE_CHANNELS and not gain > 0:
+        raise ValueError(f"must be positive (a voltage channel): {low:g}–{high:g} {unit} per ADC volt")
+    if not low <= abs(gain) <= high:
+        sign = "" if channel in VOLTAGE_CHANNELS else "±"
+        raise ValueError(
+            f"must be within {sign}{low:g}–{high:g} {unit} per ADC volt "
+            f"(nominal {nominal:g} ± {GAIN_TOLERANCE:.0%})"
+        )
+
+
+def merge(
+    base: Calibration, base_source: str, overrides: Mapping[str, float | None]
+) -> tuple[Calibration, dict[str, tuple[float, str]]]:
+    """The calibration in force: ``base`` (the EEPROM's or the defaults) with every value
+    ``overrides`` sets (None: not set). Also each value with where it came from
+    (``"config"`` or ``base_source``), for the read-out.
+
+    Raises ValueError for an unknown name or a result Calibration refuses.
+    """
+    unknown = set(overrides) - set(VALUE_NAMES)
+    if unknown:
+        raise ValueError(f"unknown calibration values: {', '.join(sorted(unknown))}")
+    named = base.values()
+    given = {name: value for name, value in overrides.items() if value is not None}
+    named.update(given)
+    gains = tuple(named[f"{c.name.lower()}_gain"] for c in Channel)
+    offsets = tuple(named[f"{c.name.lower()}_offset"] for c in Channel)
+    merged = dataclasses.replace(base, gains=gains, offsets=offsets, ev_current_phase_deg=named["ev_current_phase_deg"])
+    readout = {name: (value, "config" if name in given else base_source) for name, value in named.items()}
+    return merged, readout
 
 
 def _crc16(data: bytes) -> int:

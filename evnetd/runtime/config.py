@@ -4,15 +4,27 @@ Every field has a default, so an empty file is a valid configuration for the sim
 board. Unknown keys are errors, not silently ignored: a misspelt ``max_curent_a`` on an
 installed charger must stop the service with a message that names it, before any
 hardware is touched (exit status 78, EX_CONFIG, which systemd shows as "config").
+
+The models are validated by pydantic in a short-lived child process; the daemons get them
+back as frozen dataclasses with the same fields and never import pydantic (it would cost
+each daemon ~13 MB): ``evnetd.runtime.schema`` explains how one declaration serves both.
 """
 
 from __future__ import annotations
 
-import tomllib
+import pickle
+import subprocess
+import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from evnetd.runtime import schema
+
+if TYPE_CHECKING or schema.validating:
+    from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+else:
+    from evnetd.runtime.schema import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 EX_CONFIG = 78
 DEFAULT_PATH = Path("/etc/evnet/evnet.toml")
@@ -59,9 +71,27 @@ class ChargerConfig(_Section):
     allow_state_d: bool = False
     auth_mode: Literal["free", "local", "ocpp"] = "free"
     local_tokens: list[Annotated[str, Field(min_length=1, max_length=20)]] = []
-    keep_awake: Literal["off", "minimum"] = "off"
+    # below 6 A from energy management: pause ("off"), hold 6 A ("minimum"), or 6 A bursts
+    # of pulse_on_s every pulse_period_s ("pulse")
+    keep_awake: Literal["off", "minimum", "pulse"] = "off"
+    pulse_on_s: Annotated[float, Field(ge=10, le=600)] = 60.0
+    pulse_period_s: Annotated[float, Field(ge=60, le=7200)] = 900.0
     offline_charge: bool = True  # auth_mode "ocpp" with no backend reachable: charge on plug-in
     led_brightness: Literal["low", "medium", "high"] = "high"
+    # OCPP ConnectionTimeOut: how long an authorisation given before the plug waits for it
+    connection_timeout_s: Annotated[int, Field(ge=1, le=3600)] = 60
+    # ask the meter for an RCD self-test at each session start; no energy until it passed
+    rcd_selftest_before_session: bool = False
+    # an EV going A → C without B (simplified pilot) gets at most 10 A; off by default: the
+    # EV itself must keep to 10 A, and an EV that shows B for < 200 ms would be capped too
+    simplified_pilot_limit: bool = False
+
+    @model_validator(mode="after")
+    def _pulse_fits_period(self) -> ChargerConfig:
+        if self.pulse_on_s >= self.pulse_period_s:
+            raise ValueError(f"pulse_on_s {self.pulse_on_s:g} must be shorter than pulse_period_s "
+                             f"{self.pulse_period_s:g}")  # fmt: skip
+        return self
 
 
 class ProtectionConfig(_Section):
@@ -96,7 +126,16 @@ class ProtectionConfig(_Section):
 class OcppConfig(_Section):
     """The CSMS connection; an empty URL means the charger runs offline."""
 
-    url: str = ""
+    url: str = ""  # the endpoint without the charge point id (general.charge_point_id is appended)
+    authorization_key: Annotated[str, Field(max_length=40)] = ""  # basic auth (security profiles 1, 2)
+    vendor: Annotated[str, Field(min_length=1, max_length=20)] = "EVNET"
+    model: Annotated[str, Field(min_length=1, max_length=20)] = "EVNET 7kW"
+    reconnect_min_s: Annotated[float, Field(gt=0, le=60)] = 1.0
+    reconnect_max_s: Annotated[float, Field(gt=0, le=3600)] = 120.0
+    keys: dict[str, str] = {}  # OCPP configuration keys at first start (the CSMS may change them later)
+    soft_reset_command: list[str] = []  # empty: restart this service
+    hard_reset_command: list[str] = []  # e.g. ["systemctl", "reboot"]; empty: restart this service
+    firmware_installer: list[str] = ["/usr/lib/evnet/install-firmware", "{file}"]
     @field_validator("url")
     @classmethod
     def _websocket_url(cls, value: str) -> str:
@@ -115,6 +154,42 @@ class SimConfig(_Section):
     ambient_c: Annotated[float, Field(ge=-40, le=60)] = 25.0
 
 
+AdcOffset = Annotated[float, Field(ge=-0.1, le=0.1)]  # ADC volts; the ADC spans ±1.2 V
+
+
+class CalibrationConfig(_Section):
+    """Metering calibration overriding the EEPROM's, per ADC channel; unset keys keep it.
+
+    physical = (ADC volts - offset) × gain. A gain must be within ±20 % of the board's
+    nominal value (a typo here would blind the over-voltage and over-current protection);
+    current gains may be negative (a CT mounted the wrong way round). The phase is the EV
+    current path's lag at 50 Hz; only the power uses it, so no other channel has one.
+    """
+
+    line_voltage_gain: float | None = None
+    line_voltage_offset: AdcOffset | None = None
+    ev_current_gain: float | None = None
+    ev_current_offset: AdcOffset | None = None
+    ev_current_phase_deg: Annotated[float, Field(ge=-10, le=10)] | None = None
+    n_pe_voltage_gain: float | None = None
+    n_pe_voltage_offset: AdcOffset | None = None
+    site_current_gain: float | None = None
+    site_current_offset: AdcOffset | None = None
+    load_voltage_gain: float | None = None
+    load_voltage_offset: AdcOffset | None = None
+
+    @field_validator(
+        "line_voltage_gain", "ev_current_gain", "n_pe_voltage_gain", "site_current_gain", "load_voltage_gain"
+    )
+    @classmethod
+    def _plausible_gain(cls, value: float | None, info: ValidationInfo) -> float | None:
+        from evnetd.metering.calibration import check_gain
+
+        if value is not None and info.field_name is not None:
+            check_gain(info.field_name.removesuffix("_gain"), value)  # raises ValueError naming the rule
+        return value
+
+
 class Config(_Section):
     general: GeneralConfig = GeneralConfig()
     hardware: HardwareConfig = HardwareConfig()
@@ -122,50 +197,47 @@ class Config(_Section):
     protection: ProtectionConfig = ProtectionConfig()
     ocpp: OcppConfig = OcppConfig()
     sim: SimConfig = SimConfig()
+    calibration: CalibrationConfig = CalibrationConfig()
 
 
 class ConfigError(Exception):
     """The configuration file is unreadable or breaks a rule; the message is one line per problem."""
 
 
-def _describe(error: ValidationError) -> str:
-    lines = []
-    for item in error.errors():
-        field = ".".join(str(part) for part in item["loc"]) or "(file)"
-        rule = item["msg"]
-        if item["type"] == "extra_forbidden":
-            lines.append(f"{field}: unknown setting")
-        else:
-            lines.append(f"{field} = {item.get('input')!r}: {rule}")
-    return "; ".join(lines)
+Overrides = Mapping[str, Mapping[str, Any]]
+"""Values from the command line, by section and key, validated with the file."""
 
 
-def parse_config(text: str, source: str = "<config>") -> Config:
-    """Parse TOML text into a Config, raising ConfigError that names field, value and rule."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
-    try:
-        return Config.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(f"{source}: {_describe(exc)}") from None
+def parse_config(text: str, source: str = "<config>", overrides: Overrides | None = None) -> Config:
+    """Validate TOML text (in the validator process), raising ConfigError that names
+    field, value and rule."""
+    request = pickle.dumps((text, source, {k: dict(v) for k, v in (overrides or {}).items()}))
+    done = subprocess.run([sys.executable, "-m", "evnetd.runtime.validate"], input=request, capture_output=True)
+    if done.returncode != 0:
+        last = (done.stderr.decode(errors="replace").strip().splitlines() or ["no message"])[-1]
+        raise ConfigError(f"{source}: cannot be validated (validator exited {done.returncode}: {last})")
+    verdict, result = pickle.loads(done.stdout)  # our own child, run from our own interpreter
+    if verdict != "ok":
+        raise ConfigError(result)
+    return cast(Config, schema.build(result))
 
 
-def load_config(path: Path | None) -> Config:
+def load_config(path: Path | None, overrides: Overrides | None = None) -> Config:
     """Load the file at ``path``; a missing default file means all defaults."""
     if path is None:
         if not DEFAULT_PATH.exists():
-            return Config()
+            return parse_config("", "(defaults)", overrides)
         path = DEFAULT_PATH
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    return parse_config(text, str(path))
+    return parse_config(text, str(path), overrides)
 
 
 def _toml_value(value: object) -> str:
+    if value is None:
+        return "(unset)"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str | Path):

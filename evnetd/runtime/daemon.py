@@ -46,6 +46,21 @@ class ServiceFailed(Exception):
     """A task of the service died; the daemon stops (safe outputs) and exits non-zero."""
 
 
+EX_TEMPFAIL = 75
+
+
+class RestartRequested(ServiceFailed):
+    """The service asked to be restarted (an OCPP soft reset): it stops cleanly and exits
+    with EX_TEMPFAIL, and its supervisor (systemd's Restart=on-failure, or `evnetd sim`)
+    starts it again."""
+
+
+def request_restart() -> None:
+    """Stop the running service cleanly and exit so that it is restarted."""
+    if _failed is not None and not _failed.done():
+        _failed.set_result(RestartRequested())
+
+
 def essential(task: asyncio.Task[None]) -> asyncio.Task[None]:
     """Mark a long-running task of the service: if it ends with an exception, the daemon
     stops cleanly and exits with EX_SOFTWARE, so systemd restarts it, instead of running on
@@ -98,4 +113,6 @@ async def run(service: Service) -> None:
         log.info("%s stopping", service.name)
         await service.stop()
     if _failed.done():
+        if isinstance(_failed.result(), RestartRequested):
+            raise RestartRequested(f"{service.name}: restart requested")
         raise ServiceFailed(f"{service.name}: {_failed.result()!r}")

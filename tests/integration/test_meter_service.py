@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from dbus_fast import DBusError
 
-from evnetd.bus.client import call
+from evnetd.bus.client import call, follow_properties
 from evnetd.bus.connection import connect
 from evnetd.bus.errors import InvalidState
 from evnetd.bus.names import METER
@@ -30,8 +30,8 @@ class Stack:
         self.plant.wait_ready()
         self.meter = self.start_meter()
 
-    def start_meter(self) -> ServiceProcess:
-        meter = ServiceProcess("meter", self.bus_address, self.state)
+    def start_meter(self, config: Path | None = None) -> ServiceProcess:
+        meter = ServiceProcess("meter", self.bus_address, self.state, config)
         meter.wait_ready()
         self.meter = meter
         return meter
@@ -176,3 +176,65 @@ def test_clean_stop_and_mains_loss_lose_nothing(stack: Stack) -> None:
     assert stack.meter.close() == 0  # SIGTERM: the register is saved on the way out
     stack.start_meter()
     assert stack.energy() >= last_published
+
+
+def test_config_calibration_overrides_the_eeprom(stack: Stack, tmp_path: Path) -> None:
+    """The simulated board meters with the default gains (its EEPROM is blank): a config
+    gain 2 % high reads the same 230 V mains 2 % high, and the read-out says why."""
+    config = tmp_path / "evnet.toml"
+    config.write_text("[calibration]\nline_voltage_gain = 510.0\nev_current_phase_deg = 0.5\n")
+    stack.meter.close()
+    stack.start_meter(config)
+    stack.tool.wait_for(lambda: stack.tool.get("Meter1", "Voltage") is not None, 5, "a voltage")
+    assert stack.tool.get("Meter1", "Voltage") == pytest.approx(230.0 * 510.0 / 500.0, abs=1.0)
+    readout = stack.tool.call("Meter1", "GetCalibration")[0]
+    assert readout["line_voltage_gain"] == [510.0, "config"]
+    assert readout["ev_current_phase_deg"] == [0.5, "config"]
+    assert readout["ev_current_gain"] == [50.0, "default"]
+    assert readout["n_pe_voltage_offset"] == [0.0, "default"]
+
+
+def test_permit_hold_survives_kill_9_until_an_operator_clears_it(stack: Stack) -> None:
+    stack.wait_permit(True)
+    stack.tool.call("Meter1", "HoldPermit", "s", "contactor welded")
+    stack.wait_permit(False, timeout=1.0)
+    stack.meter.kill()
+    stack.meter.close()
+    stack.start_meter()
+    stack.tool.wait_for(lambda: stack.tool.get("Meter1", "SelfChecksOk") is True, 5, "the start-up self-checks")
+    time.sleep(0.5)
+    assert not stack.permit()
+    assert "hold" in stack.faults()
+    assert stack.tool.get("Meter1", "ErrorCode") == "PowerSwitchFailure"
+    assert "cleared hold" in evnetctl(stack.bus_address, "clear-faults").stdout
+    stack.wait_permit(True)
+    assert stack.meter.close() == 0
+    stack.start_meter()  # a cleared hold stays cleared
+    stack.wait_permit(True)
+    assert "hold" not in stack.faults()
+
+
+def test_rcd_self_test_on_request_is_seen_started_then_decided(stack: Stack) -> None:
+    """The contract the charger builds on: when SelfTestRcd returns, RcdSelfTest has
+    already changed to this test under way, so the next passed/failed is its outcome."""
+    stack.wait_permit(True)
+
+    async def request() -> tuple[list[str], list[str]]:
+        bus = await connect(stack.bus_address)
+        seen: list[str] = []
+        try:
+            await follow_properties(bus, METER, lambda changed: seen.extend(
+                [changed["RcdSelfTest"]] if "RcdSelfTest" in changed else []))  # fmt: skip
+            assert await call(bus, METER, "SelfTestRcd") is None
+            at_reply = list(seen)
+            deadline = time.monotonic() + 3.0
+            while "passed" not in seen[len(at_reply):] and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+            return at_reply, seen
+        finally:
+            bus.disconnect()
+
+    at_reply, seen = asyncio.run(request())
+    assert at_reply and at_reply[0] == "running"
+    assert seen[-1] == "passed"
+    stack.wait_permit(True)

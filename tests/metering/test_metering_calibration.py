@@ -9,6 +9,8 @@ from evnetd.metering.calibration import (
     Calibration,
     CalibrationFormatError,
     Channel,
+    check_gain,
+    merge,
 )
 
 SAMPLE = Calibration(
@@ -93,3 +95,54 @@ def test_invalid_calibration_is_refused(kwargs):
 
 def test_negative_current_gain_is_allowed():
     assert Calibration(gains=(500.0, -50.0, 500.0, -100.0, 500.0)).gains[1] == -50.0
+
+
+def test_values_are_named_as_in_the_config():
+    named = SAMPLE.values()
+    assert list(named) == [
+        "line_voltage_gain", "line_voltage_offset", "ev_current_gain", "ev_current_offset",
+        "n_pe_voltage_gain", "n_pe_voltage_offset", "site_current_gain", "site_current_offset",
+        "load_voltage_gain", "load_voltage_offset", "ev_current_phase_deg",
+    ]  # fmt: skip
+    assert named["ev_current_gain"] == -49.875 and named["load_voltage_offset"] == -0.0021
+
+
+def test_config_overrides_the_base_value_by_value():
+    merged, readout = merge(SAMPLE, "eeprom", {"line_voltage_gain": 510.0, "ev_current_phase_deg": -0.5,
+                                                 "site_current_offset": None})  # fmt: skip
+    assert merged.gains == (510.0, -49.875, 498.5, 100.125, 502.0)
+    assert merged.offsets == SAMPLE.offsets
+    assert merged.ev_current_phase_deg == -0.5
+    assert readout["line_voltage_gain"] == (510.0, "config")
+    assert readout["ev_current_phase_deg"] == (-0.5, "config")
+    assert readout["site_current_offset"] == (1e-6, "eeprom")
+    overridden = ("line_voltage_gain", "ev_current_phase_deg")
+    others = {source for name, (_, source) in readout.items() if name not in overridden}
+    assert others == {"eeprom"}
+
+
+def test_no_override_keeps_the_base_and_names_its_source():
+    merged, readout = merge(DEFAULT_CALIBRATION, "default", {})
+    assert merged == DEFAULT_CALIBRATION
+    assert {source for _, source in readout.values()} == {"default"}
+
+
+@pytest.mark.parametrize("overrides", [{"line_voltage_phase_deg": 1.0}, {"line_voltage_gain": -500.0}])
+def test_merge_refuses_unknown_names_and_invalid_results(overrides):
+    with pytest.raises(ValueError):
+        merge(DEFAULT_CALIBRATION, "default", overrides)
+
+
+@pytest.mark.parametrize(
+    ("channel", "gain", "plausible"),
+    [("line_voltage", 500.0, True), ("line_voltage", 400.0, True), ("line_voltage", 600.0, True),
+     ("line_voltage", 399.0, False), ("line_voltage", 5000.0, False), ("n_pe_voltage", -500.0, False),
+     ("ev_current", -50.0, True), ("ev_current", 60.0, True), ("ev_current", 5.0, False),
+     ("site_current", -120.0, True), ("site_current", 121.0, False), ("load_voltage", float("nan"), False)],
+)  # fmt: skip
+def test_config_gains_must_be_near_the_nominal(channel, gain, plausible):
+    if plausible:
+        check_gain(channel, gain)
+    else:
+        with pytest.raises(ValueError, match="must be"):
+            check_gain(channel, gain)
