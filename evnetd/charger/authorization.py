@@ -3,6 +3,9 @@
 The OCPP service is asked over the bus when the mode is ``ocpp``; when it is not running
 the charger must still work (it never needs OCPP to charge), so the offline rule applies:
 tokens in the local list are accepted, unknown ones only when the installer allowed it.
+
+The CSMS's answer carries the tag's parent id tag (OCPP IdTagInfo.parentIdTag, "" when it
+has none): a reservation may be used by any tag of the same parent (OCTT TC_053).
 """
 
 from __future__ import annotations
@@ -29,13 +32,15 @@ class AuthResult:
     id_tag: str
     source: AuthSource
     reason: str  # in words, for the journal and evnetctl
+    parent_id_tag: str = ""  # from the CSMS; "" when none or not asked
 
 
 class OcppUnavailable(Exception):
     """The OCPP service is not on the bus or has no link to the CSMS."""
 
 
-AskOcpp = Callable[[str], Awaitable[bool]]
+AskOcpp = Callable[[str], Awaitable[tuple[bool, str]]]
+"""Ask the CSMS about a tag: (accepted, parent id tag or "")."""
 
 
 def normalise_tag(tag: str) -> str:
@@ -66,7 +71,7 @@ class Authorizer:
             known = tag in self.local_tokens
             return AuthResult(known, tag, AuthSource.LOCAL, "in the local list" if known else "unknown card")
         try:
-            accepted = await self._ask_ocpp(tag)
+            accepted, parent = await self._ask_ocpp(tag)
         except OcppUnavailable as exc:
             if tag in self.local_tokens:
                 return AuthResult(True, tag, AuthSource.OFFLINE, f"offline ({exc}), in the local list")
@@ -74,7 +79,7 @@ class Authorizer:
                 return AuthResult(True, tag, AuthSource.OFFLINE, f"offline ({exc}), unknown cards allowed")
             return AuthResult(False, tag, AuthSource.OFFLINE, f"offline ({exc}), unknown card")
         reason = "accepted by the CSMS" if accepted else "rejected by the CSMS"
-        return AuthResult(accepted, tag, AuthSource.OCPP, reason)
+        return AuthResult(accepted, tag, AuthSource.OCPP, reason, normalise_tag(parent))
 
     @staticmethod
     def free() -> AuthResult:

@@ -11,7 +11,7 @@ NAN = float("nan")
 INITIAL: dict[str, Any] = {
     "Status": "Unavailable", "ErrorCode": "NoError", "ErrorInfo": "", "Pilot": "", "CableRating": 0,
     "OfferedCurrent": NAN, "SignalledCurrent": NAN, "LimitSource": "", "Limits": {}, "Duty": 1.0,
-    "Locked": False, "ContactorClosed": False, "Available": True, "Session": {},
+    "Locked": False, "ContactorClosed": False, "Available": True, "Session": {}, "Reservation": {},
 }  # fmt: skip
 
 
@@ -24,6 +24,8 @@ class ChargerActions(Protocol):
 
     def set_limit(self, source: str, amps: float, expires_in_s: float) -> None: ...
 
+    def clear_limit(self, source: str) -> None: ...
+
     def unlock(self) -> None: ...
 
     def set_user_limit(self, amps: float) -> None: ...
@@ -34,14 +36,24 @@ class ChargerActions(Protocol):
 
     def sessions(self, limit: int) -> list[dict[str, Any]]: ...
 
+    def set_transaction_id(self, session_id: int, transaction_id: int) -> None: ...
+
+    def reserve(self, reservation_id: int, id_tag: str, parent_id_tag: str, expiry_unix: float) -> str: ...
+
+    def cancel_reservation(self, reservation_id: int) -> bool: ...
+
+    def set_connection_timeout(self, seconds: int) -> None: ...
+
 
 class ChargerInterface(PublishedInterface):
-    """``Session`` is empty when there is none; NaN currents mean nothing is offered."""
+    """``Session`` and ``Reservation`` are empty when there is none; NaN currents mean
+    nothing is offered. Ids that OCPP may leave unset (transaction, reservation) are -1
+    when unset: D-Bus has no null."""
 
     PROPERTIES = {
         "Status": "s", "ErrorCode": "s", "ErrorInfo": "s", "Pilot": "s", "CableRating": "u",
         "OfferedCurrent": "d", "SignalledCurrent": "d", "LimitSource": "s", "Limits": "a{sd}", "Duty": "d",
-        "Locked": "b", "ContactorClosed": "b", "Available": "b", "Session": "a{sv}",
+        "Locked": "b", "ContactorClosed": "b", "Available": "b", "Session": "a{sv}", "Reservation": "a{sv}",
     }  # fmt: skip
 
     def __init__(self, actions: ChargerActions) -> None:
@@ -59,7 +71,8 @@ class ChargerInterface(PublishedInterface):
 
     @bus_method("s")
     def StopSessionWithReason(self, reason: str) -> None:
-        """Stop with an OCPP StopTransaction reason (Remote, Local, DeAuthorized, ...)."""
+        """Stop with an OCPP StopTransaction reason a caller may give: Remote, Local,
+        HardReset, SoftReset, Reboot, EmergencyStop, DeAuthorized, Other."""
         self.actions.stop_session(reason)
 
     @bus_method("s")
@@ -71,6 +84,11 @@ class ChargerInterface(PublishedInterface):
     def SetLimit(self, source: str, amps: float, expires_in_s: float) -> None:
         """A current limit from ``ocpp``, ``energy`` or ``remote``; expires_in_s ≤ 0: until changed."""
         self.actions.set_limit(source, amps, expires_in_s)
+
+    @bus_method("s")
+    def ClearLimit(self, source: str) -> None:
+        """Remove the limit of ``ocpp``, ``energy`` or ``remote`` (no-op when it has none)."""
+        self.actions.clear_limit(source)
 
     @bus_method()
     def Unlock(self) -> None:
@@ -92,8 +110,30 @@ class ChargerInterface(PublishedInterface):
 
     @bus_method("u", returns="aa{sv}")
     def Sessions(self, limit: int) -> list[dict[str, Any]]:
-        """The newest ``limit`` sessions, newest first."""
+        """The newest ``limit`` sessions, newest first: id, id_tag, started_at, start_wh,
+        last_wh (the last stored reading; a stopped session's meter stop), energy_wh,
+        stopped_at (NaN while open), stop_reason, transaction_id, reservation_id."""
         return self.actions.sessions(limit)
+
+    @bus_method("u", "i")
+    def SetTransactionId(self, session_id: int, transaction_id: int) -> None:
+        """The CSMS's transaction id for a session (open or already stopped)."""
+        self.actions.set_transaction_id(session_id, transaction_id)
+
+    @bus_method("i", "s", "s", "d", returns="s")
+    def Reserve(self, reservation_id: int, id_tag: str, parent_id_tag: str, expiry_unix: float) -> str:
+        """OCPP ReserveNow: Accepted, Faulted, Occupied, Unavailable or Rejected."""
+        return self.actions.reserve(reservation_id, id_tag, parent_id_tag, expiry_unix)
+
+    @bus_method("i", returns="b")
+    def CancelReservation(self, reservation_id: int) -> bool:
+        """OCPP CancelReservation: False for an unknown id (nothing changed)."""
+        return self.actions.cancel_reservation(reservation_id)
+
+    @bus_method("u")
+    def SetConnectionTimeout(self, seconds: int) -> None:
+        """OCPP ConnectionTimeOut: how long an authorisation waits for the plug."""
+        self.actions.set_connection_timeout(seconds)
 
     @bus_signal("usd")
     def SessionStarted(self, session_id: int, id_tag: str, start_wh: float) -> list[Any]:
@@ -102,3 +142,8 @@ class ChargerInterface(PublishedInterface):
     @bus_signal("usd")
     def SessionStopped(self, session_id: int, reason: str, energy_wh: float) -> list[Any]:
         return [session_id, reason, energy_wh]
+
+    @bus_signal("is")
+    def ReservationEnded(self, reservation_id: int, reason: str) -> list[Any]:
+        """Expired, Cancelled or Used (a session started under it)."""
+        return [reservation_id, reason]

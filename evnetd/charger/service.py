@@ -15,9 +15,11 @@ import contextlib
 import logging
 import math
 import time
+from collections.abc import Coroutine
+from dataclasses import replace
 from typing import Any
 
-from dbus_fast import Variant
+from dbus_fast import DBusError, Variant
 from dbus_fast.aio import MessageBus
 
 from evnetd.bus.client import call, watch_service
@@ -27,17 +29,20 @@ from evnetd.bus.names import CHARGER, METER, OCPP
 from evnetd.charger.authorization import Authorizer, AuthResult, OcppUnavailable
 from evnetd.charger.interface import ChargerInterface
 from evnetd.charger.led import Brightness, led_for
+from evnetd.charger.pending import PendingStart, check_timeout, connector_status
+from evnetd.charger.rcd_gate import GateOutcome, GateState, RcdGate
+from evnetd.charger.reservation import ConnectorState, EndReason, Reservation, ReservationBook
 from evnetd.charger.sessions import Session, SessionStore
 from evnetd.charger.settings import SettingsStore
 from evnetd.hal import board
 from evnetd.hal.backends import ChargerHardware, open_charger_hardware
 from evnetd.hal.errors import HalError
-from evnetd.iec61851.controller import Actions, ChargeController, ControllerConfig, Observation
+from evnetd.iec61851.controller import SIMPLIFIED_MAX_A, Actions, ChargeController, ControllerConfig, Observation
 from evnetd.iec61851.lock import LockCommand
 from evnetd.iec61851.pilot import PilotDetector, PilotReading, PilotReport, PilotState
 from evnetd.iec61851.proximity import Plug, Proximity, ProximityDecoder
 from evnetd.iec61851.status import ErrorCode, Fault
-from evnetd.limits.arbitration import Arbiter, KeepAwake, LimitError, LimitSource
+from evnetd.limits.arbitration import Arbiter, KeepAwake, LimitError, LimitSource, PulseTiming
 from evnetd.runtime.config import Config
 from evnetd.runtime.daemon import cancel_tasks, essential
 from evnetd.runtime.log import fields
@@ -51,8 +56,10 @@ LOCK_PULSE_S = 0.6
 METER_SILENT_S = 2.5  # two missed 1 Hz updates (its death is seen at once from the bus)
 BEEP_S = 0.1
 CONNECTED = (PilotState.B, PilotState.C, PilotState.D)
-# OCPP 1.6 StopTransaction reasons a caller may give (the others are the charger's own)
-STOP_REASONS = ("Remote", "Local", "HardReset", "SoftReset", "DeAuthorized", "Other")
+# OCPP 1.6 StopTransaction reasons a caller may give (the others are the charger's own:
+# EVDisconnected, PowerLoss, UnlockCommand)
+STOP_REASONS = ("Remote", "Local", "HardReset", "SoftReset", "Reboot", "EmergencyStop", "DeAuthorized", "Other")
+KEEP_AWAKE = {"off": KeepAwake.PAUSE, "minimum": KeepAwake.MINIMUM, "pulse": KeepAwake.PULSE}
 EXTERNAL_SOURCES = (LimitSource.OCPP, LimitSource.ENERGY, LimitSource.REMOTE)
 
 
@@ -63,10 +70,12 @@ class ChargerService:
         self.config = config
         c = config.charger
         self.interface = ChargerInterface(self)
-        self.controller = ChargeController(ControllerConfig(tethered=c.tethered, state_d_allowed=c.allow_state_d))
+        self.controller = ChargeController(ControllerConfig(
+            tethered=c.tethered, state_d_allowed=c.allow_state_d, simplified_limit=c.simplified_pilot_limit,
+        ))  # fmt: skip
         self.detector = PilotDetector()
         self.proximity = ProximityDecoder(c.tethered_cable_a if c.tethered else None)
-        self.arbiter = Arbiter(keep_awake=KeepAwake(c.keep_awake if c.keep_awake != "off" else "pause"))
+        self.arbiter = Arbiter(keep_awake=KEEP_AWAKE[c.keep_awake], pulse=PulseTiming(c.pulse_on_s, c.pulse_period_s))
         self.arbiter.set(LimitSource.INSTALLER, c.max_current_a)
         self.authorizer = Authorizer(c.auth_mode, c.local_tokens, self._ask_ocpp)
         self.brightness = Brightness[c.led_brightness.upper()]
@@ -75,6 +84,7 @@ class ChargerService:
         self.store: SessionStore | None = None
         self.settings: SettingsStore | None = None
         self.session: Session | None = None
+        self._session_parent = ""  # the running session's parentIdTag (from its authorisation)
         self.authorised = False
         self.available = True
         self._recovering: Session | None = None
@@ -82,7 +92,10 @@ class ChargerService:
         self._meter_heard = -math.inf
         self._ocpp: dict[str, Any] | None = None
         self._ev_state: PilotState | None = None  # the last state the EV showed (not F)
-        self._pending_auth: AuthResult | None = None  # a card or remote start before the plug
+        self.pending = PendingStart(c.connection_timeout_s)  # a card or remote start before the plug
+        self.reservations = ReservationBook()
+        self.rcd_gate = RcdGate()
+        self._calls: set[asyncio.Task[None]] = set()  # bus calls in flight (kept referenced)
         self._resolution = self.arbiter.resolve(time.monotonic())
         self._actions: Actions | None = None
         self._card: bytes | None = None
@@ -99,6 +112,12 @@ class ChargerService:
         user = self.settings.get("user_limit_a", "")
         if user:
             self.arbiter.set(LimitSource.USER, float(user))
+        timeout = self.settings.get("connection_timeout_s", "")
+        if timeout:
+            self.pending.timeout_s = check_timeout(int(timeout))
+        reservation = self.settings.get("reservation", "")
+        if reservation:  # an expired one ends (and is signalled) at the first step
+            self.reservations.current = Reservation.from_json(reservation)
         self._recovering = self.store.open_session()
         self.bus = await connect(general.bus_address)
         self.hw = await open_charger_hardware(self.config, self.bus)
@@ -114,7 +133,7 @@ class ChargerService:
         ]
 
     async def stop(self) -> None:
-        await cancel_tasks(self._tasks)
+        await cancel_tasks(self._tasks + list(self._calls))
         if self.hw:
             self.hw.close()  # contactor request off, PWM back to X1, ring off
         if self.store:
@@ -162,6 +181,7 @@ class ChargerService:
         )
         report = self.detector.feed(reading, now)
         proximity = self.proximity.decode(board.pp_ohms(adc.read_volts(board.MCP_PP)))
+        self._run_timers(now)
         if report is None:
             return
         self._on_pilot(report)
@@ -178,7 +198,7 @@ class ChargerService:
             authorised=self.authorised,
             available=self.available,
             meter_alive=now - self._meter_heard < METER_SILENT_S,
-            meter_fault=self._meter_fault(),
+            meter_fault=self._meter_fault() or self._rcd_gate_fault(),
         )
         actions = self.controller.step(obs, now)
         self._carry_out(actions, obs)
@@ -192,10 +212,14 @@ class ChargerService:
             self._pulse_lock(actions.lock)
         if actions.drop_permit:
             self._request_permit_hold()
-        status = actions.status.value
+        status = connector_status(
+            actions.status,
+            waiting_for_plug=self.pending.auth is not None,
+            reserved=self.reservations.current is not None and self.session is None,
+        )
         online = self._ocpp is None or bool(self._ocpp.get("Connected", False))
         self.hw.led.show(led_for(status, online or not self.config.ocpp.url, self.brightness))
-        self._publish_state(actions, obs)
+        self._publish_state(status, actions, obs)
         if self.session is not None and self.store is not None:
             register = self._register_wh()
             if register is not None:
@@ -211,6 +235,18 @@ class ChargerService:
         log.info("lock motor: %s", command.value)
 
     # --- sessions ---------------------------------------------------------------------
+    def _run_timers(self, now: float) -> None:
+        """The waits that end by time: ConnectionTimeOut, the reservation's expiry, the
+        RCD self-test's timeout."""
+        expired = self.pending.expire(now)
+        if expired is not None:
+            log.info("authorisation of %s dropped: no EV plugged in within %g s (ConnectionTimeOut)",
+                     expired.id_tag, self.pending.timeout_s)  # fmt: skip
+        ended = self.reservations.expire(time.time())
+        if ended is not None:
+            self._reservation_ended(ended, EndReason.EXPIRED)
+        self._on_rcd_gate(self.rcd_gate.poll(now))
+
     def _on_pilot(self, report: PilotReport) -> None:
         """Plug-in and unplug, judged on the EV's own states: F is our signal and hides it."""
         if report.state in (PilotState.F, PilotState.INVALID):
@@ -222,11 +258,15 @@ class ChargerService:
             self._recovering = None
         if connected and was not in CONNECTED:
             log.info("EV connected (pilot %s)", report.state.value)
-            if self.session is None and (self.authorizer.plug_and_charge or self._offline_charge()):
-                self._start(self.authorizer.free())
-            elif self._pending_auth is not None and self.session is None:
-                self._start(self._pending_auth)
-                self._pending_auth = None
+            waiting = self.pending.take()
+            if self.session is None and waiting is not None:
+                self._start(waiting)
+            elif self.session is None and (self.authorizer.plug_and_charge or self._offline_charge()):
+                if self.reservations.current is None:
+                    self._start(self.authorizer.free())
+                else:  # a reservation keeps the connector for its tag, also from free charging
+                    log.info("plug-in charge withheld: reserved (reservation %d)",
+                             self.reservations.current.reservation_id)  # fmt: skip
         if report.state is PilotState.A and was in CONNECTED:
             log.info("EV disconnected")
             if self.session is not None:
@@ -251,11 +291,23 @@ class ChargerService:
     def _start(self, auth: AuthResult) -> None:
         assert self.store is not None
         register = self._register_wh()
-        self.session = self.store.start(auth.id_tag, register if register is not None else 0.0)
-        self.authorised = True
-        log.info("session %d started for %s (%s)", self.session.id, auth.id_tag, auth.reason,
+        used = self.reservations.use(auth.id_tag, auth.parent_id_tag)
+        self._session_parent = auth.parent_id_tag
+        self.session = self.store.start(
+            auth.id_tag, register if register is not None else 0.0, used.reservation_id if used else None
+        )
+        log.info("session %d started for %s (%s)%s", self.session.id, auth.id_tag, auth.reason,
+                 f" under reservation {used.reservation_id}" if used else "",
                  extra=fields(SESSION_ID=self.session.id))  # fmt: skip
         self.interface.SessionStarted(self.session.id, auth.id_tag, self.session.start_wh)
+        if used is not None:
+            self._reservation_ended(used, EndReason.USED)
+        if self.config.charger.rcd_selftest_before_session:
+            self.authorised = False  # until the meter's test passed
+            self.rcd_gate.request(str(self._meter.get("RcdSelfTest", "")), time.monotonic())
+            self._spawn(self._ask_rcd_selftest())
+        else:
+            self.authorised = True
         self._wake.set()
 
     def _stop(self, reason: str) -> None:
@@ -263,9 +315,51 @@ class ChargerService:
         closed = self.store.stop(self.session, self._register_wh(), reason)
         self.session = None
         self.authorised = False
+        self.rcd_gate.reset()
         log.info("session %d stopped (%s), %.3f kWh", closed.id, reason, closed.energy_wh / 1000,
                  extra=fields(SESSION_ID=closed.id))  # fmt: skip
         self.interface.SessionStopped(closed.id, reason, closed.energy_wh)
+        self._wake.set()
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._calls.add(task)
+        task.add_done_callback(self._calls.discard)
+
+    async def _ask_rcd_selftest(self) -> None:
+        """Start the meter's RCD test; its result comes as RcdSelfTest changes."""
+        assert self.bus is not None
+        try:
+            await call(self.bus, METER, "SelfTestRcd")
+        except DBusError as exc:
+            self._on_rcd_gate(self.rcd_gate.call_failed(exc.text))
+            self._wake.set()
+
+    def _on_rcd_gate(self, outcome: GateOutcome | None) -> None:
+        if outcome is None or self.session is None:
+            return
+        session_id = self.session.id
+        if outcome.passed:
+            self.authorised = True
+            log.info("RCD self-test passed: session %d may charge", session_id, extra=fields(SESSION_ID=session_id))
+        else:
+            log.error("RCD self-test before session %d failed (%s): the contactor stays open", session_id,
+                      outcome.detail, extra=fields(SESSION_ID=session_id, FAULT="rcd-selftest"))  # fmt: skip
+        self._wake.set()
+
+    def _rcd_gate_fault(self) -> Fault | None:
+        """A failed pre-session test faults the connector with the meter's error code (the
+        meter maps its RCD faults to GroundFailure, also when it shows none yet)."""
+        if self.rcd_gate.state is not GateState.FAILED:
+            return None
+        code = self._meter.get("ErrorCode", "NoError")
+        return Fault(ErrorCode(code) if code != "NoError" else ErrorCode.GROUND_FAILURE, "rcd-selftest")
+
+    def _reservation_ended(self, ended: Reservation, reason: EndReason) -> None:
+        assert self.settings is not None
+        self.settings.delete("reservation")
+        log.info("reservation %d for %s ended: %s", ended.reservation_id, ended.id_tag, reason.value)
+        self.interface.ReservationEnded(ended.reservation_id, reason.value)
         self._wake.set()
 
     def _register_wh(self) -> float | None:
@@ -288,7 +382,7 @@ class ChargerService:
 
     async def _on_card(self, uid: str) -> None:
         if self.session is not None:
-            if uid == self.session.id_tag:
+            if uid == self.session.id_tag or await self._same_group(uid):
                 self._beep(1)
                 self._stop("Local")
             else:
@@ -297,13 +391,28 @@ class ChargerService:
             return
         result = await self.authorizer.authorize(uid)
         log.info("card %s %s: %s", uid, "accepted" if result.accepted else "rejected", result.reason)
+        held = self.reservations.current
+        if result.accepted and not self.reservations.admits(result.id_tag, result.parent_id_tag):
+            assert held is not None
+            log.info("card %s refused: the connector is reserved (reservation %d)", uid, held.reservation_id)
+            self._beep(3)
+            return
         self._beep(1 if result.accepted else 3)
         if not result.accepted:
             return
         if self._ev_state in CONNECTED:
             self._start(result)
         else:
-            self._pending_auth = result
+            self.pending.hold(result, time.monotonic())
+            self._wake.set()
+
+    async def _same_group(self, uid: str) -> bool:
+        """Another card may stop the session if it shares the session's parent id tag (OCPP §3.10);
+        it is only asked about when the session has one (DESIGN.md §10.10)."""
+        if not self._session_parent:
+            return False
+        result = await self.authorizer.authorize(uid)
+        return result.accepted and result.parent_id_tag == self._session_parent
 
     def _beep(self, count: int) -> None:
         assert self.hw is not None
@@ -317,13 +426,17 @@ class ChargerService:
         online = self._ocpp is not None and bool(self._ocpp.get("Connected", False))
         return self.config.charger.auth_mode == "ocpp" and self.config.charger.offline_charge and not online
 
-    async def _ask_ocpp(self, tag: str) -> bool:
-        if self.bus is None or self._ocpp is None or not self._ocpp.get("Connected", False):
-            raise OcppUnavailable("no OCPP link")
+    async def _ask_ocpp(self, tag: str) -> tuple[bool, str]:
+        """``Ocpp1.Authorize(s) → (bs)``: accepted, parent id tag ("" if none). Asked whenever the
+        OCPP service runs, linked or not: offline it applies OCPP's own offline rules (local list,
+        cache, AllowOfflineTxForUnknownId); only without it does the charger's rule apply."""
+        if self.bus is None or self._ocpp is None:
+            raise OcppUnavailable("the OCPP service is not running")
         try:
-            return bool(await call(self.bus, OCPP, "Authorize", "s", [tag]))
+            accepted, parent = await call(self.bus, OCPP, "Authorize", "s", [tag])
         except NotAvailable as exc:
             raise OcppUnavailable(str(exc)) from exc
+        return bool(accepted), str(parent)
 
     # --- what we hear from the meter and OCPP ------------------------------------------
     def _meter_changed(self, props: dict[str, Any] | None) -> None:
@@ -335,6 +448,8 @@ class ChargerService:
         else:
             self._meter.update(props)
             self._meter_heard = time.monotonic()
+            if "RcdSelfTest" in props:
+                self._on_rcd_gate(self.rcd_gate.observe(str(props["RcdSelfTest"]), self._meter_heard))
             if "DeratingLimit" in props:
                 limit = props["DeratingLimit"]
                 if math.isnan(limit):
@@ -367,11 +482,21 @@ class ChargerService:
             self.arbiter.set(LimitSource.CABLE, min(proximity.rating_a, 32))
         else:
             self.arbiter.clear(LimitSource.CABLE)
+        # the controller caps the duty itself from the step it sees the EV; this makes the
+        # published offer (and the meter's over-current Imax) say the same from the next
+        if self._actions is not None and self._actions.simplified:
+            if LimitSource.VEHICLE not in {limit.source for limit in self._resolution.limits}:
+                log.info("simplified-pilot EV (A → C without B): at most %g A", SIMPLIFIED_MAX_A)
+            self.arbiter.set(LimitSource.VEHICLE, SIMPLIFIED_MAX_A)
+        else:
+            self.arbiter.clear(LimitSource.VEHICLE)
         resolution = self.arbiter.resolve(now)
+        if resolution.keep_awake != self._resolution.keep_awake and self.arbiter.keep_awake is KeepAwake.PULSE:
+            log.info("keep-awake pulse: %s", "6 A burst" if resolution.keep_awake else "paused until the next burst")
         self._resolution = resolution
         return resolution.offered_a
 
-    def _publish_state(self, actions: Actions, obs: Observation) -> None:
+    def _publish_state(self, status: str, actions: Actions, obs: Observation) -> None:
         resolution = self._resolution
         session: dict[str, Variant] = {}
         if self.session is not None:
@@ -381,19 +506,29 @@ class ChargerService:
             session = {
                 "id": Variant("u", s.id), "id_tag": Variant("s", s.id_tag),
                 "energy_wh": Variant("d", round(max(0.0, energy), 3)), "started_at": Variant("d", s.started_at),
-                "transaction_id": Variant("i", s.transaction_id if s.transaction_id is not None else -1),
+                "start_wh": Variant("d", s.start_wh), "transaction_id": Variant("i", _or_none(s.transaction_id)),
+                "reservation_id": Variant("i", _or_none(s.reservation_id)),
             }  # fmt: skip
         rating = obs.proximity.rating_a if obs.proximity.rating_a is not None else 0
         self.interface.publish({
-            "Status": actions.status.value, "ErrorCode": actions.error.code.value, "ErrorInfo": actions.error.info,
+            "Status": status, "ErrorCode": actions.error.code.value, "ErrorInfo": actions.error.info,
             "Pilot": obs.pilot.value, "CableRating": rating,
             "OfferedCurrent": math.nan if obs.offered_a is None else obs.offered_a,
             "SignalledCurrent": math.nan if actions.signalled_a is None else actions.signalled_a,
             "LimitSource": resolution.source.value,
             "Limits": {limit.source.value: limit.amps for limit in resolution.limits},
             "Duty": actions.duty, "Locked": obs.locked, "ContactorClosed": obs.contactor_closed,
-            "Available": self.available, "Session": session,
+            "Available": self.available, "Session": session, "Reservation": self._reservation_property(),
         })  # fmt: skip
+
+    def _reservation_property(self) -> dict[str, Variant]:
+        held = self.reservations.current
+        if held is None:
+            return {}
+        return {
+            "reservation_id": Variant("i", held.reservation_id), "id_tag": Variant("s", held.id_tag),
+            "parent_id_tag": Variant("s", held.parent_id_tag), "expiry": Variant("d", held.expiry),
+        }  # fmt: skip
 
     # --- operator methods (org.evnet.Charger1) --------------------------------------------
     def start_session(self, id_tag: str) -> None:
@@ -402,17 +537,22 @@ class ChargerService:
         if not self.available:
             raise InvalidState("the connector is inoperative")
         auth = self.authorizer.remote(id_tag)
+        held = self.reservations.current
+        if held is not None and not self.reservations.admits(auth.id_tag):
+            raise InvalidState(f"id tag {auth.id_tag!r}: the connector is reserved for another tag "
+                               f"(reservation {held.reservation_id})")  # fmt: skip
         if self._ev_state in CONNECTED:
             self._start(auth)
         else:
-            self._pending_auth = auth
+            self.pending.hold(auth, time.monotonic())
+            self._wake.set()
 
     def stop_session(self, reason: str = "Remote") -> None:
         if reason not in STOP_REASONS:
             raise InvalidArgument(f"stop reason {reason!r}: must be one of {', '.join(STOP_REASONS)}")
         if self.session is None:
-            if self._pending_auth is not None:
-                self._pending_auth = None
+            if self.pending.take() is not None:
+                self._wake.set()
                 return
             raise InvalidState("no session is running")
         self._stop(reason)
@@ -425,14 +565,7 @@ class ChargerService:
 
     def set_limit(self, source: str, amps: float, expires_in_s: float) -> None:
         """A limit from OCPP or energy management; ``expires_in_s`` ≤ 0: until changed."""
-        try:
-            limit_source = LimitSource(source)
-        except ValueError:
-            names = ", ".join(s.value for s in EXTERNAL_SOURCES)
-            raise InvalidArgument(f"limit source {source!r}: must be one of {names}") from None
-        if limit_source not in EXTERNAL_SOURCES:
-            names = ", ".join(s.value for s in EXTERNAL_SOURCES)
-            raise InvalidArgument(f"limit source {source!r}: must be one of {names}")
+        limit_source = _external_source(source)
         if not math.isfinite(amps) or amps < 0:
             raise InvalidArgument(f"limit {amps}: must be a finite number of amps ≥ 0")
         expires = time.monotonic() + expires_in_s if expires_in_s > 0 else None
@@ -440,6 +573,11 @@ class ChargerService:
             self.arbiter.set(limit_source, amps, expires)
         except LimitError as exc:
             raise InvalidArgument(str(exc)) from None
+        self._wake.set()
+
+    def clear_limit(self, source: str) -> None:
+        """That source no longer limits (an OCPP schedule ended, energy management stopped)."""
+        self.arbiter.clear(_external_source(source))
         self._wake.set()
 
     def unlock(self) -> None:
@@ -481,11 +619,79 @@ class ChargerService:
             {
                 "id": Variant("u", s.id), "id_tag": Variant("s", s.id_tag),
                 "started_at": Variant("d", s.started_at), "energy_wh": Variant("d", s.energy_wh),
+                "start_wh": Variant("d", s.start_wh), "last_wh": Variant("d", s.last_wh),
                 "stopped_at": Variant("d", s.stopped_at if s.stopped_at is not None else math.nan),
                 "stop_reason": Variant("s", s.stop_reason or ""),
+                "transaction_id": Variant("i", _or_none(s.transaction_id)),
+                "reservation_id": Variant("i", _or_none(s.reservation_id)),
             }
             for s in self.store.recent(limit)
         ]
+
+    def set_transaction_id(self, session_id: int, transaction_id: int) -> None:
+        assert self.store is not None
+        found = self.store.get(session_id)
+        if found is None:
+            raise InvalidArgument(f"session {session_id}: no such session")
+        updated = self.store.set_transaction_id(found, transaction_id)
+        if self.session is not None and self.session.id == session_id:
+            self.session = replace(self.session, transaction_id=updated.transaction_id)
+        log.info("session %d: transaction id %d", session_id, transaction_id, extra=fields(SESSION_ID=session_id))
+        self._wake.set()
+
+    def reserve(self, reservation_id: int, id_tag: str, parent_id_tag: str, expiry_unix: float) -> str:
+        assert self.settings is not None
+        if not id_tag.strip():
+            raise InvalidArgument("id tag: must not be empty")
+        if not math.isfinite(expiry_unix):
+            raise InvalidArgument(f"expiry {expiry_unix}: must be a finite UNIX time")
+        connector = ConnectorState(
+            faulted=self.interface.values["Status"] == "Faulted",
+            available=self.available,
+            occupied=self._ev_state in CONNECTED or self.session is not None or self.pending.auth is not None,
+        )
+        request = Reservation(reservation_id, id_tag, parent_id_tag, expiry_unix)
+        answer = self.reservations.reserve(request, connector, time.time())
+        log.info("reserve %d for %s until %.0f: %s", reservation_id, id_tag, expiry_unix, answer.value)
+        held = self.reservations.current
+        if held is not None and held.reservation_id == reservation_id:
+            self.settings.set("reservation", held.to_json())
+        self._wake.set()
+        return answer.value
+
+    def cancel_reservation(self, reservation_id: int) -> bool:
+        cancelled = self.reservations.cancel(reservation_id)
+        if cancelled is None:
+            log.info("cancel reservation %d: no such reservation", reservation_id)
+            return False
+        self._reservation_ended(cancelled, EndReason.CANCELLED)
+        return True
+
+    def set_connection_timeout(self, seconds: int) -> None:
+        assert self.settings is not None
+        try:
+            self.pending.timeout_s = check_timeout(seconds)
+        except ValueError as exc:
+            raise InvalidArgument(str(exc)) from None
+        self.settings.set("connection_timeout_s", str(seconds))
+        self._wake.set()
+
+
+def _or_none(value: int | None) -> int:
+    """OCPP ids on the bus: -1 stands for "none" (D-Bus has no null)."""
+    return -1 if value is None else value
+
+
+def _external_source(source: str) -> LimitSource:
+    """The limit source a caller may set: ocpp, energy or remote; else InvalidArgument."""
+    names = ", ".join(s.value for s in EXTERNAL_SOURCES)
+    try:
+        limit_source = LimitSource(source)
+    except ValueError:
+        raise InvalidArgument(f"limit source {source!r}: must be one of {names}") from None
+    if limit_source not in EXTERNAL_SOURCES:
+        raise InvalidArgument(f"limit source {source!r}: must be one of {names}")
+    return limit_source
 
 
 def _log_failure(task: asyncio.Future[Any]) -> None:

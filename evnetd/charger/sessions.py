@@ -33,6 +33,8 @@ _MIGRATIONS = (
     );
     CREATE INDEX sessions_open ON sessions (stopped_at)
     """,
+    # 2: the OCPP reservation a session was started under (StartTransaction.reservationId)
+    "ALTER TABLE sessions ADD COLUMN reservation_id INTEGER",
 )
 
 
@@ -47,6 +49,7 @@ class Session:
     stopped_at: float | None = None
     stop_reason: str | None = None
     transaction_id: int | None = None
+    reservation_id: int | None = None
 
     @property
     def energy_wh(self) -> float:
@@ -58,16 +61,17 @@ class SessionStore:
         self._db = open_database(path, _MIGRATIONS)
         self._written: tuple[float, float] | None = None  # (wh, monotonic) of the last refresh
 
-    def start(self, id_tag: str, register_wh: float) -> Session:
+    def start(self, id_tag: str, register_wh: float, reservation_id: int | None = None) -> Session:
         now = time.time()
         cursor = self._db.execute(
-            "INSERT INTO sessions (id_tag, started_at, start_wh, last_wh, last_at) VALUES (?, ?, ?, ?, ?)",
-            (id_tag, now, register_wh, register_wh, now),
+            "INSERT INTO sessions (id_tag, started_at, start_wh, last_wh, last_at, reservation_id)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (id_tag, now, register_wh, register_wh, now, reservation_id),
         )
         self._written = (register_wh, time.monotonic())
         session_id = cursor.lastrowid
         assert session_id is not None
-        return Session(session_id, id_tag, now, register_wh, register_wh, now)
+        return Session(session_id, id_tag, now, register_wh, register_wh, now, reservation_id=reservation_id)
 
     def refresh(self, session: Session, register_wh: float) -> Session:
         """Store the running reading when due (REFRESH_WH / REFRESH_S); returns the session."""
@@ -87,6 +91,12 @@ class SessionStore:
     def set_transaction_id(self, session: Session, transaction_id: int) -> Session:
         self._db.execute("UPDATE sessions SET transaction_id = ? WHERE id = ?", (transaction_id, session.id))
         return replace(session, transaction_id=transaction_id)
+
+    def get(self, session_id: int) -> Session | None:
+        """Any session, open or closed: OCPP may learn a transaction id after the stop
+        (StartTransaction.conf arriving late from its offline queue)."""
+        row = self._db.execute("SELECT * FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        return Session(*row) if row else None
 
     def stop(self, session: Session, register_wh: float | None, reason: str) -> Session:
         """Close the session; ``register_wh`` None keeps the last stored reading (power loss)."""

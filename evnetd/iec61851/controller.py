@@ -37,6 +37,15 @@ The rules, and the choices made where the reference leaves room:
   PERMIT.
 * State D is refused unless configured: X1 and no contactor, status SuspendedEVSE with
   OtherError "ventilation" (not a fault: the EV may go back to B).
+* Simplified pilot: an EV that goes from A straight to C (or D) without ever showing B
+  uses the simplified control pilot (IEC 61851-1:2019 A.2.3, as EVerest detects it): it
+  may ignore the duty and must itself keep to 10 A. When configured, until it is
+  unplugged we signal at most 10 A, so the duty, the offered current and the meter's
+  over-current Imax all say what that EV may draw. Off by default, as EVerest's option
+  (``hack_simplified_mode_limit_10A``): the EV is the one bound to 10 A, and a B shorter
+  than two pilot readings (200 ms with no EV, the idle step) is missed, which would cap a
+  basic EV that asks at once — the simulated EV does exactly that. Only a plug-in seen
+  from A counts: after a restart the first state may be C with the EV long connected.
 """
 
 from __future__ import annotations
@@ -64,6 +73,7 @@ WAKE_UP_AFTER_S = 30.0
 WAKE_UP_F_S = 4.0
 WAKE_UP_X1_S = 0.75
 F_DUTY = 0.0
+SIMPLIFIED_MAX_A = 10.0
 
 _CONNECTED = (PilotState.B, PilotState.C, PilotState.D)
 VENTILATION_NOTICE = Fault(ErrorCode.OTHER_ERROR, "ventilation")
@@ -78,6 +88,7 @@ class ControllerConfig:
     tethered: bool = False  # no lock, PP not read (the rating comes in ``proximity``)
     state_d_allowed: bool = False  # the site ventilates: charge in D as in C
     wake_up: bool = True
+    simplified_limit: bool = False  # cap simplified-pilot EVs (A → C without B) at 10 A
     pwm_resolution: float = DEFAULT_RESOLUTION
 
 
@@ -111,6 +122,16 @@ class Actions:
     error: Fault  # error code (+ info); NO_FAULT when none
     signalled_a: float | None  # the current the duty advertises, None when none
     next_deadline: float | None  # monotonic time of the next timer, None when none
+    simplified: bool = False  # this plug-in is a simplified-pilot EV: at most 10 A is signalled
+
+
+class _PlugIn(enum.Enum):
+    """What we know of how the connected EV arrived (for the simplified-pilot rule)."""
+
+    UNKNOWN = "unknown"  # since start-up, no A seen yet
+    UNPLUGGED = "unplugged"  # A: the next state tells
+    BASIC = "basic"  # B was seen
+    SIMPLIFIED = "simplified"  # C or D straight after A
 
 
 class _Cause(enum.IntEnum):
@@ -132,6 +153,7 @@ class ChargeController:
         self._contactor = ContactorSupervisor()
         self._lock = LockSupervisor()
         self._ev = PilotState.A  # last EV state seen (F is ours: it hides the EV)
+        self._plug_in: _PlugIn = _PlugIn.UNKNOWN
         self._latched: dict[_Cause, Fault] = {}
         self._switch_failure: SwitchFailure | None = None
         self._fault_causes: frozenset[_Cause] = frozenset()
@@ -165,6 +187,7 @@ class ChargeController:
         socketed = not self._config.tethered
         if obs.pilot is not PilotState.F:
             self._ev = obs.pilot
+        self._follow_plug_in()
         self._take_commands(obs)
         if self._ev is PilotState.A:
             self._unplugged()
@@ -194,7 +217,21 @@ class ChargeController:
             error=error,
             signalled_a=current_for_duty(duty),
             next_deadline=self._next_deadline(now),
+            simplified=self._simplified,
         )
+
+    def _follow_plug_in(self) -> None:
+        """How this EV arrived: through B (basic pilot) or from A straight to C/D."""
+        if self._ev is PilotState.A:
+            self._plug_in = _PlugIn.UNPLUGGED
+        elif self._ev is PilotState.B and self._plug_in is not _PlugIn.SIMPLIFIED:
+            self._plug_in = _PlugIn.BASIC
+        elif self._ev in (PilotState.C, PilotState.D) and self._plug_in is _PlugIn.UNPLUGGED:
+            self._plug_in = _PlugIn.SIMPLIFIED
+
+    @property
+    def _simplified(self) -> bool:
+        return self._config.simplified_limit and self._plug_in is _PlugIn.SIMPLIFIED
 
     def _take_commands(self, obs: Observation) -> None:
         if obs.authorised and not self._was_authorised:
@@ -258,6 +295,8 @@ class ChargeController:
         if offered is None or rating is None or not self._may_offer(obs, faulted):
             return X1_DUTY
         amps = min(offered, float(rating))
+        if self._simplified:
+            amps = min(amps, SIMPLIFIED_MAX_A)
         if amps < MIN_CURRENT_A:
             return X1_DUTY
         spacing = not self._contactor.requested and not self._contactor.may_close(now)

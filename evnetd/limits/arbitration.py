@@ -19,14 +19,19 @@ lapses we do not know what that source would say now, so:
   configured value when the energy manager's heartbeat stops. The fallback per source is
   configuration.
 * A person's temporary limit (user, remote) that lapses has simply ended: it is dropped.
-* Hardware, installer and cable limits are facts of the installation: they take no expiry.
+* Hardware, installer, cable and vehicle limits are facts of the installation or of the
+  plugged EV: they take no expiry.
 
 Below 6 A no current can be signalled: the answer is a pause (``offered_a`` None). The
-keep-awake mode MINIMUM instead holds 6 A, but only when energy management is what pushes
-below 6 A and every other limit allows 6 A: it trades some grid import for a session that
-does not fall asleep, which is a choice about surplus, never about protection, a person's
-cap or the CSMS's. PULSE is exposed for the service, which runs the bursts itself; the
-arbiter answers a pause in that mode.
+keep-awake modes apply only when energy management is what pushes below 6 A and every
+other limit allows 6 A: they trade some grid import for a session that does not fall
+asleep, which is a choice about surplus, never about protection, a person's cap or the
+CSMS's. MINIMUM holds 6 A for as long as that lasts. PULSE pauses, but offers 6 A for
+``on_s`` at the end of every ``period_s`` (default 60 s every 15 min): far less import
+than MINIMUM, and an EV that is woken before its own sleep timer gives up. The cycle
+starts with the pause (the EV was drawing current just before, a burst then would add
+nothing) and is anchored where the condition began, so the arbiter remembers that
+moment: call ``resolve`` with a non-decreasing ``now``.
 """
 
 from __future__ import annotations
@@ -40,6 +45,8 @@ from evnetd.iec61851.duty import MIN_CURRENT_A
 
 DEFAULT_HARDWARE_A = 32.0
 DEFAULT_FALLBACK_A = 6.0
+DEFAULT_PULSE_ON_S = 60.0
+DEFAULT_PULSE_PERIOD_S = 900.0
 
 
 class LimitSource(enum.Enum):
@@ -49,13 +56,14 @@ class LimitSource(enum.Enum):
     INSTALLER = "installer"  # commissioning maximum (supply, cable run)
     USER = "user"  # the owner's maximum from the app, whole amps
     CABLE = "cable"  # PP rating of the plugged cable
+    VEHICLE = "vehicle"  # what the EV itself may draw (simplified pilot: 10 A)
     THERMAL = "thermal"  # derating 72–78 °C from the meter
     OCPP = "ocpp"  # composite charging schedule
     ENERGY = "energy"  # site CT clamp, solar surplus, schedules, CAN sharing
     REMOTE = "remote"  # an operator's temporary limit (`evnetctl limit`, web)
 
 
-_FIXED = frozenset({LimitSource.HARDWARE, LimitSource.INSTALLER, LimitSource.CABLE})
+_FIXED = frozenset({LimitSource.HARDWARE, LimitSource.INSTALLER, LimitSource.CABLE, LimitSource.VEHICLE})
 _FAILSAFE = frozenset({LimitSource.THERMAL, LimitSource.OCPP, LimitSource.ENERGY})
 _ORDER = {source: index for index, source in enumerate(LimitSource)}
 
@@ -65,7 +73,27 @@ class KeepAwake(enum.Enum):
 
     PAUSE = "pause"
     MINIMUM = "minimum"  # hold 6 A when energy management is what limits
-    PULSE = "pulse"  # pause here; the service charges in short bursts
+    PULSE = "pulse"  # pause, with 6 A bursts of ``on_s`` every ``period_s``
+
+
+@dataclass(frozen=True, slots=True)
+class PulseTiming:
+    """The PULSE mode's bursts: 6 A for ``on_s`` at the end of every ``period_s``."""
+
+    on_s: float = DEFAULT_PULSE_ON_S
+    period_s: float = DEFAULT_PULSE_PERIOD_S
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.on_s) and math.isfinite(self.period_s) and 0 < self.on_s < self.period_s):
+            raise ValueError(f"pulse {self.on_s:g} s every {self.period_s:g} s: need 0 < on_s < period_s")
+
+    def burst(self, since: float, now: float) -> tuple[bool, float]:
+        """Whether ``now`` is in a burst of a cycle started at ``since``, and the next edge."""
+        cycle_start = since + math.floor((now - since) / self.period_s) * self.period_s
+        burst_start = cycle_start + self.period_s - self.on_s
+        if now >= burst_start:
+            return True, cycle_start + self.period_s
+        return False, burst_start
 
 
 class LimitError(ValueError):
@@ -94,7 +122,8 @@ class Resolution:
     limit_a: float  # the lowest active limit (before the 6 A rule)
     source: LimitSource  # whose limit that is
     limits: tuple[Limit, ...]  # every active limit, lowest first
-    next_expiry: float | None  # when a limit lapses next: resolve again then
+    next_expiry: float | None  # when a limit lapses or a pulse starts/ends next: resolve again then
+    keep_awake: bool = False  # offered_a is a keep-awake 6 A, not what the limits allow
 
 
 class Arbiter:
@@ -105,9 +134,12 @@ class Arbiter:
         hardware_a: float = DEFAULT_HARDWARE_A,
         keep_awake: KeepAwake = KeepAwake.PAUSE,
         fallback_a: Mapping[LimitSource, float] | None = None,
+        pulse: PulseTiming | None = None,
     ) -> None:
         _check_amps(LimitSource.HARDWARE, hardware_a)
         self.keep_awake = keep_awake
+        self.pulse = pulse or PulseTiming()
+        self._asleep_since: float | None = None  # when energy management went below 6 A
         self._fallback = dict.fromkeys(_FAILSAFE, DEFAULT_FALLBACK_A)
         for source, amps in (fallback_a or {}).items():
             if source not in _FAILSAFE:
@@ -140,23 +172,33 @@ class Arbiter:
         active.sort(key=lambda limit: (limit.amps, _ORDER[limit.source]))
         lowest = active[0]  # the hardware limit never lapses
         offered: float | None = lowest.amps
-        if lowest.amps < MIN_CURRENT_A:
-            others_allow_minimum = all(
-                limit.amps >= MIN_CURRENT_A for limit in active if limit.source is not LimitSource.ENERGY
-            )
-            held = self.keep_awake is KeepAwake.MINIMUM and others_allow_minimum
-            offered = MIN_CURRENT_A if held else None
+        held = False
         pending = [
             limit.expires_at
             for limit in self._limits.values()
             if limit.expires_at is not None and limit.expires_at > now
         ]
+        surplus_only = lowest.amps < MIN_CURRENT_A and all(
+            limit.amps >= MIN_CURRENT_A for limit in active if limit.source is not LimitSource.ENERGY
+        )
+        if not surplus_only or self.keep_awake is not KeepAwake.PULSE:
+            self._asleep_since = None
+        if lowest.amps < MIN_CURRENT_A:
+            if surplus_only and self.keep_awake is KeepAwake.MINIMUM:
+                held = True
+            elif surplus_only and self.keep_awake is KeepAwake.PULSE:
+                if self._asleep_since is None:
+                    self._asleep_since = now
+                held, edge = self.pulse.burst(self._asleep_since, now)
+                pending.append(edge)
+            offered = MIN_CURRENT_A if held else None
         return Resolution(
             offered_a=offered,
             limit_a=lowest.amps,
             source=lowest.source,
             limits=tuple(active),
             next_expiry=min(pending) if pending else None,
+            keep_awake=held,
         )
 
     def _effective(self, limit: Limit, now: float) -> Limit | None:

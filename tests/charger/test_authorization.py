@@ -7,12 +7,16 @@ import pytest
 from evnetd.charger.authorization import Authorizer, AuthSource, OcppUnavailable
 
 
-async def accept(tag: str) -> bool:
-    return tag == "AA"
+async def accept(tag: str) -> tuple[bool, str]:
+    return tag == "AA", ""
 
 
-async def offline(tag: str) -> bool:
+async def offline(tag: str) -> tuple[bool, str]:
     raise OcppUnavailable("no OCPP link")
+
+
+async def with_parent(tag: str) -> tuple[bool, str]:
+    return True, "fleet-7"
 
 
 @pytest.mark.parametrize(
@@ -41,3 +45,14 @@ async def test_offline_unknown_cards_only_when_allowed() -> None:
 def test_unknown_mode_is_refused() -> None:
     with pytest.raises(ValueError, match="auth mode 'card'"):
         Authorizer("card", [], accept)
+
+
+async def test_the_csms_parent_id_tag_is_kept() -> None:
+    result = await Authorizer("ocpp", [], with_parent).authorize("cc")
+    assert result.accepted and result.parent_id_tag == "FLEET-7"
+
+
+async def test_no_parent_from_the_local_list_or_offline() -> None:
+    local = await Authorizer("local", ["04A1B2C3"], with_parent).authorize("04a1b2c3")
+    unknown_offline = await Authorizer("ocpp", ["04A1B2C3"], offline).authorize("04A1B2C3")
+    assert local.parent_id_tag == "" and unknown_offline.parent_id_tag == ""

@@ -667,3 +667,55 @@ def test_closing_sets_the_mirror_deadline() -> None:
     seen = r.run(0.1)
     t, a = next((t, a) for t, a in seen if a.contactor)
     assert a.next_deadline == pytest.approx(t + 0.25)
+
+
+# --- simplified pilot (A → C without B): at most 10 A ----------------------------------
+DUTY_10A = 0.166
+
+
+@pytest.mark.parametrize(
+    ("states", "simplified"),
+    [
+        ((PilotState.A, PilotState.C), True),  # straight from A to C
+        ((PilotState.A, PilotState.D), True),
+        ((PilotState.A, PilotState.B, PilotState.C), False),  # the basic pilot, through B
+        ((PilotState.C,), False),  # first state after start-up: we did not see it arrive
+        ((PilotState.A, PilotState.C, PilotState.B, PilotState.C), True),  # a pause does not undo it
+        ((PilotState.A, PilotState.C, PilotState.A, PilotState.B, PilotState.C), False),  # a new plug-in
+        ((PilotState.A, PilotState.B, PilotState.A, PilotState.C), True),
+    ],
+)
+def test_simplified_pilot_is_detected_from_the_plug_in(states: tuple[PilotState, ...], simplified: bool) -> None:
+    config = ControllerConfig(state_d_allowed=True, simplified_limit=True)
+    r = rig(config, ev=states[0], authorised=True, locked=True)
+    for state in states:
+        r.run(r.now + 0.5, ev=state)
+    assert r.last is not None and r.last.simplified is simplified
+
+
+SIMPLIFIED = ControllerConfig(simplified_limit=True)
+
+
+def test_a_simplified_ev_is_offered_at_most_10_a() -> None:
+    r = rig(SIMPLIFIED, ev=PilotState.A, authorised=True, locked=True)
+    r.step()
+    seen = r.run(1.0, ev=PilotState.C)
+    assert r.last is not None and r.last.status is S.CHARGING and r.obs.contactor_closed
+    offers = {a.duty for _, a in seen if GeneratorMode.of(a.duty) is GeneratorMode.PWM}
+    assert offers == {DUTY_10A}  # never more, not even for one step
+    assert r.last.signalled_a == pytest.approx(9.96)
+
+
+@pytest.mark.parametrize(("offered", "duty"), [(8.0, 0.133), (10.0, DUTY_10A), (32.0, DUTY_10A)])
+def test_the_10_a_cap_only_lowers(offered: float, duty: float) -> None:
+    r = rig(SIMPLIFIED, ev=PilotState.A, authorised=True, locked=True, offered_a=offered)
+    r.step()
+    r.run(1.0, ev=PilotState.C)
+    assert r.last is not None and r.last.duty == duty
+
+
+def test_the_10_a_cap_is_off_unless_configured() -> None:
+    r = rig(ev=PilotState.A, authorised=True, locked=True)
+    r.step()
+    r.run(1.0, ev=PilotState.C)
+    assert r.last is not None and r.last.duty == DUTY_32A and not r.last.simplified

@@ -7,12 +7,15 @@ import math
 import pytest
 
 from evnetd.limits.arbitration import (
+    DEFAULT_PULSE_ON_S,
+    DEFAULT_PULSE_PERIOD_S,
     Arbiter,
     KeepAwake,
     Limit,
     LimitError,
     LimitSource,
     LimitSourceError,
+    PulseTiming,
     Resolution,
     UserLimitStepError,
 )
@@ -137,7 +140,8 @@ def test_only_expiring_safety_sources_take_a_fallback(source: LimitSource) -> No
     ("keep_awake", "limits", "offered"),
     [
         (KeepAwake.PAUSE, {ENERGY: 4.0}, None),
-        (KeepAwake.PULSE, {ENERGY: 4.0}, None),  # the service runs the bursts
+        (KeepAwake.PULSE, {ENERGY: 4.0}, None),  # a pulse cycle starts with its pause
+        (KeepAwake.PULSE, {ENERGY: 4.0, USER: 5.0}, None),  # a person's cap: no bursts either
         (KeepAwake.MINIMUM, {ENERGY: 4.0}, 6.0),
         (KeepAwake.MINIMUM, {ENERGY: 0.0}, 6.0),
         (KeepAwake.MINIMUM, {ENERGY: 4.0, THERM: 5.0}, None),  # protection says no
@@ -215,3 +219,69 @@ def test_next_expiry_is_the_earliest_pending() -> None:
     assert arbiter.resolve(0.0).next_expiry == 10.0
     assert arbiter.resolve(10.0).next_expiry == 30.0
     assert arbiter.resolve(50.0).next_expiry is None
+
+
+PULSE = PulseTiming(on_s=60.0, period_s=900.0)
+
+
+def test_pulse_defaults_are_60_s_every_15_min() -> None:
+    assert (DEFAULT_PULSE_ON_S, DEFAULT_PULSE_PERIOD_S) == (60.0, 900.0) == (PULSE.on_s, PULSE.period_s)
+
+
+@pytest.mark.parametrize(
+    ("at", "offered", "next_change"),
+    [
+        (100.0, None, 940.0),  # energy management went below 6 A at 100: the cycle starts paused
+        (939.999, None, 940.0),
+        (940.0, 6.0, 1000.0),  # the burst: the last 60 s of the period
+        (999.999, 6.0, 1000.0),
+        (1000.0, None, 1840.0),  # the next cycle, paused again
+        (1840.0, 6.0, 1900.0),
+        (100.0 + 10 * 900 + 850.0, 6.0, 100.0 + 11 * 900),
+    ],
+)
+def test_pulse_bursts_on_a_fake_clock(at: float, offered: float | None, next_change: float) -> None:
+    arbiter = Arbiter(keep_awake=KeepAwake.PULSE, pulse=PULSE)
+    arbiter.set(ENERGY, 10.0)
+    assert arbiter.resolve(50.0).offered_a == 10.0
+    arbiter.set(ENERGY, 3.0)
+    arbiter.resolve(100.0)  # the moment the condition begins anchors the cycle
+    resolution = arbiter.resolve(at)
+    assert resolution.offered_a == offered
+    assert resolution.keep_awake is (offered is not None)
+    assert resolution.next_expiry == next_change
+    assert (resolution.limit_a, resolution.source) == (3.0, ENERGY)  # the pause's cause stays visible
+
+
+def test_pulse_cycle_restarts_when_the_condition_comes_back() -> None:
+    arbiter = Arbiter(keep_awake=KeepAwake.PULSE, pulse=PULSE)
+    arbiter.set(ENERGY, 3.0)
+    arbiter.resolve(0.0)
+    assert arbiter.resolve(850.0).offered_a == 6.0
+    arbiter.set(ENERGY, 16.0)  # the sun is back
+    assert arbiter.resolve(860.0).offered_a == 16.0
+    arbiter.set(ENERGY, 2.0)
+    assert arbiter.resolve(870.0).offered_a is None  # a new cycle from 870, paused first
+    assert arbiter.resolve(870.0 + 840.0).offered_a == 6.0
+
+
+def test_no_bursts_against_protection_or_a_person() -> None:
+    arbiter = Arbiter(keep_awake=KeepAwake.PULSE, pulse=PULSE)
+    arbiter.set(ENERGY, 3.0)
+    arbiter.set(THERM, 4.0)
+    assert all(arbiter.resolve(t).offered_a is None for t in (0.0, 850.0, 899.0, 1750.0))
+    arbiter.clear(THERM)
+    arbiter.resolve(2000.0)
+    assert arbiter.resolve(2000.0 + 840.0).offered_a == 6.0  # the cycle starts when it cleared
+
+
+def test_an_expiring_energy_limit_with_pulse_still_wakes_the_loop_then() -> None:
+    arbiter = Arbiter(keep_awake=KeepAwake.PULSE, pulse=PULSE)
+    arbiter.set(ENERGY, 3.0, expires_at=500.0)
+    assert arbiter.resolve(0.0).next_expiry == 500.0  # before the first burst edge (840)
+
+
+@pytest.mark.parametrize(("on_s", "period_s"), [(60.0, 60.0), (0.0, 900.0), (90.0, 60.0), (math.inf, 900.0)])
+def test_bad_pulse_timing_is_refused(on_s: float, period_s: float) -> None:
+    with pytest.raises(ValueError, match="pulse"):
+        PulseTiming(on_s, period_s)
