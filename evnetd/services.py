@@ -31,6 +31,8 @@ SERVICES: dict[str, ServiceEntry] = {
                      "the metering/protection service"),
         ServiceEntry("charger", "evnet-charger", "evnetd.charger.service:ChargerService",
                      "the charge-control service"),
+        ServiceEntry("ocpp", "evnet-ocpp", "evnetd.ocpp.service:OcppService",
+                     "the OCPP 1.6J uplink"),
     )
 }  # fmt: skip
 SIMULATED_STACK = tuple(SERVICES)

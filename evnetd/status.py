@@ -27,6 +27,8 @@ _FIELDS: dict[str, tuple[str, str]] = {
     "locked": ("charger", "Locked"),
     "contactor_closed": ("charger", "ContactorClosed"),
     "ocpp_connected": ("ocpp", "Connected"),
+    "ocpp_registration": ("ocpp", "Registration"),
+    "ocpp_queue": ("ocpp", "QueueLength"),
 }
 
 

@@ -51,6 +51,11 @@ def _parser() -> argparse.ArgumentParser:
     limit = sub.add_parser("limit", help="user current limit (A, 1 A steps)")
     limit.add_argument("amps", type=_amps)
     sub.add_parser("clear-faults", help="clear latched faults whose cause is gone")
+    ocpp = sub.add_parser("ocpp", help="the OCPP link").add_subparsers(dest="ocpp_command", required=True,
+                                                                        metavar="OCPP_COMMAND")  # fmt: skip
+    config = ocpp.add_parser("config", help="read all keys, one key, or set one (as a CSMS would)")
+    config.add_argument("key", nargs="?", help="configuration key")
+    config.add_argument("value", nargs="?", help="new value")
 
     sim = sub.add_parser("sim", help="drive the plant simulator").add_subparsers(
         dest="verb", required=True, metavar="VERB"
@@ -151,8 +156,25 @@ async def _run(args: argparse.Namespace) -> int:
             await call(bus, CHARGER, "Unlock")
         elif args.command == "limit":
             await call(bus, CHARGER, "SetUserLimit", "d", [args.amps])
+        elif args.command == "ocpp":
+            return await _ocpp_config(bus, args.key, args.value)
     finally:
         bus.disconnect()
+    return 0
+
+
+async def _ocpp_config(bus: MessageBus, key: str | None, value: str | None) -> int:
+    """``ocpp config``: list keys, show one, or change one (NotSupported/Rejected exit 1)."""
+    if value is not None and key is not None:
+        status = await call(bus, OCPP, "ChangeConfiguration", "ss", [key, value])
+        print(status)
+        return 0 if status in ("Accepted", "RebootRequired") else 1
+    entries = await call(bus, OCPP, "GetConfiguration", "as", [[key] if key else []])
+    if key and not entries:
+        print(f"evnetctl: {key}: unknown configuration key", file=sys.stderr)
+        return 1
+    for name, readonly, text in entries:
+        print(f"{name} = {text}{' (read-only)' if readonly else ''}")
     return 0
 
 

@@ -87,13 +87,25 @@ class Launcher:
             plant, *others = SIMULATED_STACK
             self.children = [ServiceProcess(plant, address, self.state_dir, self.args.config)]
             self.children[0].wait_ready(READY_TIMEOUT_S)
-            self.children += [ServiceProcess(name, address, self.state_dir, self.args.config) for name in others]
+            self.children += [
+                ServiceProcess(name, address, self.state_dir, self.args.config, extra_args=self._overrides())
+                for name in others
+            ]
             return self._supervise()
         except RuntimeError as exc:
             print(f"evnetd sim: {exc}", file=sys.stderr)
             return 1
         finally:
             self._stop_all()
+
+    def _overrides(self) -> list[str]:
+        """`--csms`/`--id` of `evnetd sim`, handed to every daemon (the OCPP one uses them)."""
+        out = []
+        if self.args.csms:
+            out += ["--csms", self.args.csms]
+        if self.args.charge_point_id:
+            out += ["--id", self.args.charge_point_id]
+        return out
 
     def _on_signal(self, signum: int, frame: object) -> None:
         self.stopping = True

@@ -29,7 +29,7 @@ class ServiceProcess:
     """One `evnetd <service>` process with its notify socket."""
 
     def __init__(self, name: str, bus: str, state_dir: Path, config: Path | None = None,
-                 extra_env: dict[str, str] | None = None) -> None:  # fmt: skip
+                 extra_env: dict[str, str] | None = None, extra_args: list[str] | None = None) -> None:  # fmt: skip
         self.name = name
         self._dir = Path(tempfile.mkdtemp(prefix="evnet-notify-"))
         self._notify_path = self._dir / "notify"
@@ -38,6 +38,7 @@ class ServiceProcess:
         self.argv = [sys.executable, "-m", "evnetd", name, "--bus", bus, "--state-dir", str(state_dir)]
         if config:
             self.argv += ["--config", str(config)]
+        self.argv += extra_args or []
         self.env = dict(os.environ, NOTIFY_SOCKET=str(self._notify_path), EVNET_BUS=bus, **(extra_env or {}))
         self.env.pop("WATCHDOG_USEC", None)
         self.ready = False

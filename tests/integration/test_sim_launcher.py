@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -13,54 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, evnetctl
+from tests.conftest import REPO
+from tests.integration.sim import Sim
 
 pytestmark = pytest.mark.integration
-
-
-def _children_of(pid: int) -> set[int]:
-    found: set[int] = set()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        if ppid == pid:
-            found.add(int(entry.name))
-    return found | {g for c in found for g in _children_of(c)} if found else found
-
-
-class Sim:
-    def __init__(self, state_dir: Path, *extra: str) -> None:
-        self.started = time.monotonic()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "evnetd", "sim", "--state-dir", str(state_dir), *extra],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=REPO,
-            env=dict(os.environ, XDG_STATE_HOME=str(state_dir)),
-        )
-        assert self.process.stdout is not None
-        first = self.process.stdout.readline().strip()
-        assert first.startswith("EVNET_BUS="), first + self.process.stderr.read()
-        self.bus = first.split("=", 1)[1]
-        self.ready_line = self.process.stdout.readline().strip()
-        self.ready_after = time.monotonic() - self.started
-        self.descendants = _children_of(self.process.pid)
-
-    def ctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return evnetctl(self.bus, *args, check=check)
-
-    def status(self) -> dict:  # type: ignore[type-arg]
-        return json.loads(self.ctl("status", "--json").stdout)
-
-    def stop(self) -> int:
-        self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(15)
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,10 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from ocpp.charge_point import remove_nones, snake_to_camel_case
+from ocpp.exceptions import OCPPError
+from ocpp.messages import Call, validate_payload
+from ocpp.v16 import call
 
 from evnetd.ocpp.metervalues import (
     SUPPORTED_MEASURANDS,
@@ -19,10 +23,6 @@ from evnetd.ocpp.metervalues import (
     sampled_value,
     thin,
 )
-from ocpp.charge_point import remove_nones, snake_to_camel_case
-from ocpp.exceptions import OCPPError
-from ocpp.messages import Call, validate_payload
-from ocpp.v16 import call
 
 READING = Reading(
     energy_wh=12345.9,
