@@ -59,6 +59,7 @@ from ocpp.v16.enums import FirmwareStatus, UpdateFirmwareStatus
 
 from evnetd.ocpp import transfer
 from evnetd.ocpp.certificates import CertificateStore, InvalidCertificate
+from evnetd.ocpp.jobs import BackgroundJob
 from evnetd.ocpp.timestamps import parse_time, utc_now
 from evnetd.ocpp.transfer import TransferError, write_atomically
 
@@ -376,22 +377,21 @@ class FirmwareUpdater:
 
     def __init__(self, setup: FirmwareSetup) -> None:
         self._setup = setup
-        self._task: asyncio.Task[None] | None = None
-        self._status = IDLE
+        self._job = BackgroundJob("firmware-update")
         self.request_id: int | None = None
 
     @property
     def busy(self) -> bool:
-        return self._task is not None and not self._task.done()
+        return self._job.running
 
     @property
     def status(self) -> str:
         """The last status reported, or Idle when no update runs (for TriggerMessage)."""
-        return self._status if self.busy else IDLE
+        return self._job.status
 
     @property
     def installing(self) -> bool:
-        return self.busy and self._status in _INSTALLING
+        return self._job.status in _INSTALLING
 
     async def start_plain(self, request: PlainRequest, report: Report) -> bool:
         """Start UpdateFirmware, cancelling a running update; False (ignored) while one installs."""
@@ -399,7 +399,7 @@ class FirmwareUpdater:
             log.warning("UpdateFirmware ignored: an installation is running")
             return False
         await self.cancel()
-        self._launch(update_firmware(request, self._tracked(report), self._setup), None)
+        self._launch(update_firmware(request, self._job.tracked(report), self._setup), None)
         return True
 
     async def start_signed(self, request: SignedRequest, report: Report) -> str:
@@ -414,39 +414,18 @@ class FirmwareUpdater:
             log.warning("SignedUpdateFirmware %d rejected: an installation is running", request.request_id)
             return str(UpdateFirmwareStatus.rejected)
         canceled = await self.cancel()
-        procedure = signed_update_firmware(request, certificate, self._tracked(report), self._setup)
+        procedure = signed_update_firmware(request, certificate, self._job.tracked(report), self._setup)
         self._launch(procedure, request.request_id)
         return str(UpdateFirmwareStatus.accepted_canceled if canceled else UpdateFirmwareStatus.accepted)
 
     async def cancel(self) -> bool:
         """Stop the running update, if any (True); nothing more is reported for it."""
-        task = self._task
-        if task is None or task.done():
-            return False
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        return True
+        return await self._job.cancel()
 
     async def wait(self) -> None:
         """Until the running update, if any, has ended."""
-        if self._task is not None:
-            await asyncio.wait([self._task])
-
-    def _tracked(self, report: Report) -> Report:
-        async def tracked(status: str) -> None:
-            self._status = str(status)
-            await report(str(status))
-
-        return tracked
+        await self._job.wait()
 
     def _launch(self, procedure: Coroutine[Any, Any, None], request_id: int | None) -> None:
-        self._status = IDLE
         self.request_id = request_id
-        self._task = asyncio.create_task(procedure, name="firmware-update")
-        self._task.add_done_callback(_log_crash)
-
-
-def _log_crash(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("firmware update failed unexpectedly", exc_info=task.exception())
+        self._job.launch(procedure)

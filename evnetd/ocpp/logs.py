@@ -40,6 +40,7 @@ from typing import Any
 from ocpp.v16.enums import DiagnosticsStatus, Log, LogStatus, UploadLogStatus
 
 from evnetd.ocpp import transfer
+from evnetd.ocpp.jobs import BackgroundJob
 from evnetd.ocpp.security import SecurityLog
 from evnetd.ocpp.timestamps import parse_time, utc_now
 
@@ -286,55 +287,13 @@ async def _upload_and_remove(path: Path, upload: Coroutine[Any, Any, bool]) -> N
         path.unlink(missing_ok=True)
 
 
-class _Job:
-    """One background upload and the last status it reported (Idle when none runs)."""
-
-    def __init__(self, name: str) -> None:
-        self._name = name
-        self._task: asyncio.Task[None] | None = None
-        self._status = IDLE
-
-    @property
-    def status(self) -> str:
-        return self._status if self._task is not None and not self._task.done() else IDLE
-
-    def tracked(self, report: Report) -> Report:
-        async def tracked(status: str) -> None:
-            self._status = status
-            await report(status)
-
-        return tracked
-
-    def launch(self, work: Coroutine[Any, Any, None]) -> None:
-        self._status = IDLE
-        self._task = asyncio.create_task(work, name=self._name)
-        self._task.add_done_callback(self._log_crash)
-
-    async def cancel(self) -> bool:
-        task = self._task
-        if task is None or task.done():
-            return False
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        return True
-
-    async def wait(self) -> None:
-        if self._task is not None:
-            await asyncio.wait([self._task])
-
-    def _log_crash(self, task: asyncio.Task[None]) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            log.error("%s failed unexpectedly", self._name, exc_info=task.exception())
-
-
 class LogUploader:
     """The running GetDiagnostics and GetLog uploads (at most one of each)."""
 
     def __init__(self, setup: LogSetup) -> None:
         self._setup = setup
-        self._diagnostics = _Job("get-diagnostics")
-        self._log = _Job("get-log")
+        self._diagnostics = BackgroundJob("get-diagnostics")
+        self._log = BackgroundJob("get-log")
         self.log_request_id: int | None = None
 
     @property

@@ -632,7 +632,11 @@ class OcppService:
                 await asyncio.sleep(0.1)
         log.warning("%s reset requested by the CSMS", kind)
         self.security_event("ResetOrReboot", f"{kind} reset")
-        command = self.config.ocpp.hard_reset_command if hard else self.config.ocpp.soft_reset_command
+        await self._restart(self.config.ocpp.hard_reset_command if hard else self.config.ocpp.soft_reset_command)
+
+    @staticmethod
+    async def _restart(command: list[str]) -> None:
+        """Run the configured reset command; without one, this service restarts (exit 75)."""
         if command:
             process = await asyncio.create_subprocess_exec(*command)
             await process.wait()
@@ -648,7 +652,10 @@ class OcppService:
             return False
         try:
             await bus_call(self.bus, CHARGER, member, signature, body)
-        except (NotAvailable, InvalidArgument) as exc:
+        except NotAvailable as exc:
+            log.debug("charger %s: %s", member, exc)  # it is (re)starting; tried again later
+            return False
+        except InvalidArgument as exc:
             log.warning("charger %s refused: %s", member, exc)
             return False
         except Exception as exc:  # any other bus error: logged, the caller decides
@@ -770,12 +777,7 @@ class OcppService:
     async def _restart_after_install(self) -> None:
         """The installer asked for a restart: the new code runs after it; Installed follows."""
         self.security_event("FirmwareUpdated")
-        command = self.config.ocpp.hard_reset_command
-        if command:
-            process = await asyncio.create_subprocess_exec(*command)
-            await process.wait()
-        else:
-            request_restart()
+        await self._restart(self.config.ocpp.hard_reset_command)
 
     def _report_pending_after_reboot(self) -> None:
         """Statuses owed from before a restart (e.g. Installed after a firmware update)."""

@@ -26,7 +26,7 @@ offline_charge = false
 [ocpp]
 reconnect_min_s = 0.2
 reconnect_max_s = 1.0
-[ocpp.keys]
+{ocpp_settings}[ocpp.keys]
 HeartbeatInterval = "{heartbeat}"
 MeterValueSampleInterval = "0"
 TransactionMessageRetryInterval = "1"
@@ -45,15 +45,18 @@ class Charger:
         extra: str = "",
         free: bool = False,
         keys: Mapping[str, str] | None = None,
+        ocpp_settings: str = "",
     ) -> None:
         """``keys``: more OCPP configuration keys, rendered into CONFIG's ``[ocpp.keys]`` table (a
-        second ``[ocpp.keys]`` header in ``extra`` would be invalid TOML)."""
+        second ``[ocpp.keys]`` header in ``extra`` would be invalid TOML); ``ocpp_settings``: TOML
+        lines for the ``[ocpp]`` table."""
         self.csms = csms
         self.state_dir = tmp / "state"
         self.config = tmp / "evnet.toml"
         auth = "free" if free else "ocpp"
         key_lines = "".join(f"{name} = {json.dumps(value)}\n" for name, value in (keys or {}).items())
-        self.config.write_text(CONFIG.format(cp=CHARGE_POINT_ID, heartbeat=heartbeat, auth=auth) + key_lines + extra)
+        text = CONFIG.format(cp=CHARGE_POINT_ID, heartbeat=heartbeat, auth=auth, ocpp_settings=ocpp_settings)
+        self.config.write_text(text + key_lines + extra)
         self.sim = Sim(self.state_dir, "--config", str(self.config), "--csms", csms.url)
         assert self.sim.ready_line == "READY", self.sim.log()
 
