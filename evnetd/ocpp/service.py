@@ -88,6 +88,7 @@ class OcppService:
         self._reconcile_wake = asyncio.Event()
         self._limit_wake = asyncio.Event()
         self._reconnect = asyncio.Event()
+        self._heartbeat_changed = asyncio.Event()
         self._loop_turned = time.monotonic()
         self._invalid_id_suspended = False
         self._session_id: int | None = None
@@ -260,6 +261,7 @@ class OcppService:
             if result.status == "Accepted":
                 if result.interval > 0:
                     self.keys.set_internal("HeartbeatInterval", str(result.interval))
+                    self._heartbeat_changed.set()
                 self.accepted = True
                 log.info("registered with the CSMS (heartbeat %d s)", self.keys.integer("HeartbeatInterval"))
                 await self._on_online(cp, booted=True)
@@ -289,12 +291,17 @@ class OcppService:
         self._reconcile_wake.set()
 
     async def _heartbeat(self, cp: EvnetChargePoint) -> None:
+        """Every HeartbeatInterval; a new interval (from the boot or the CSMS) starts a new wait."""
         while True:
             interval = max(1, self.keys.integer("HeartbeatInterval"))
-            await asyncio.sleep(interval)
+            self._heartbeat_changed.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(interval):
+                    await self._heartbeat_changed.wait()
+                    continue
             if self.accepted:
-                with contextlib.suppress(OCPPError, TimeoutError):
-                    await cp.call(call.Heartbeat(), suppress=False)
+                with contextlib.suppress(OCPPError, TimeoutError, ConnectionClosed, LinkLost):
+                    await cp.call_while_open(call.Heartbeat())
 
     def _queued(self) -> None:
         """Something was queued: show it on the bus and let the pump look."""
@@ -722,6 +729,8 @@ class OcppService:
         """Side effects of a changed key that must not wait for a restart."""
         if key in ("AuthorizationKey", "SecurityProfile"):
             self.request_reconnect()
+        elif key == "HeartbeatInterval":
+            self._heartbeat_changed.set()
         elif key == "ConnectionTimeOut":
             self._background(self._charger_call("SetConnectionTimeout", "u", [self.keys.integer("ConnectionTimeOut")]))
         self._wake_all()
