@@ -89,6 +89,7 @@ def charger(tmp_path: Path, csms: Csms) -> Iterator[Charger]:
     running = Charger(tmp_path, csms)
     csms.wait_for("BootNotification")
     csms.wait_for("StatusNotification", {"connectorId": 1, "status": "Available"})
+    csms.wait_for("StatusNotification", {"connectorId": 0, "status": "Available"})
     yield running
     running.stop()
 

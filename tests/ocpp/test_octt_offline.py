@@ -183,3 +183,35 @@ def test_tc_037_start_transaction_conf_invalid(tmp_path: Path, csms: Csms, stop_
             time.sleep(CARD_HOLD_S)
     finally:
         charger.stop()
+
+
+def test_tc_037_1_offline_start_with_a_cached_tag_and_tc_038_offline_stop(tmp_path: Path, csms: Csms) -> None:
+    charger = Charger(tmp_path, csms)
+    try:
+        csms.wait_for("StatusNotification", {"connectorId": 0, "status": "Available"})
+        assert csms.call(call.ClearCache())["status"] == "Accepted"
+        charger.ctl("sim", "rfid", TAG)  # online: the CSMS accepts it and the cache remembers
+        csms.wait_for("Authorize", {"idTag": TAG})
+        time.sleep(CARD_HOLD_S + 0.3)
+        assert charger.status()["session"] is None  # no plug: the authorisation waits, then lapses
+        charger.ctl("stop", check=False)
+        csms.refuse()
+        mark = csms.mark()
+        charger.ctl("sim", "plug")
+        charger.ctl("sim", "rfid", TAG)  # offline: the cached entry decides (LocalAuthorizeOffline)
+        deadline = time.monotonic() + 10
+        while charger.status()["session"] is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert charger.status()["session"] is not None
+        time.sleep(CARD_HOLD_S + 0.3)
+        charger.ctl("sim", "rfid", TAG)  # offline stop
+        deadline = time.monotonic() + 10
+        while charger.status()["session"] is not None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        csms.accept()
+        start = csms.wait_for("StartTransaction", {"idTag": TAG}, after=mark)
+        stop = csms.wait_for("StopTransaction", after=mark)
+        assert start.at < stop.at and stop.payload["reason"] == "Local"
+        assert not csms.sent("Authorize", after=mark)
+    finally:
+        charger.stop()
