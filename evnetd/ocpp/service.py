@@ -208,6 +208,8 @@ class OcppService:
             try:
                 ws = await open_websocket(endpoint, self._tls(endpoint), self.keys.integer("WebSocketPingInterval"))
             except (ConnectError, MissingCertificate) as exc:
+                if isinstance(exc.__cause__, ssl.SSLCertVerificationError):
+                    self.security_event("InvalidCentralSystemCertificate", str(exc.__cause__))  # WP A00.FR.308
                 self._profile_attempt_failed()
                 delay = backoff.next()
                 log.warning("CSMS unreachable (%s); next attempt in %.1f s", exc, delay)

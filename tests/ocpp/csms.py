@@ -158,7 +158,9 @@ class _Connection(ChargePoint):
 class Csms:
     """Start with ``Csms().start()``; ``url`` is what the charger is given (without the id)."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: Any = None) -> None:
+        """``tls``: an ``ssl.SSLContext`` for the server side (security profiles 2 and 3)."""
+        self.tls = tls
         self.behaviour = CsmsBehaviour()
         self.frames: list[Frame] = []
         self.connections: list[tuple[str, dict[str, str]]] = []  # (path, request headers) per connect
@@ -174,7 +176,8 @@ class Csms:
 
     @property
     def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/ocpp"
+        scheme = "wss" if self.tls is not None else "ws"
+        return f"{scheme}://localhost:{self.port}/ocpp"
 
     def start(self, port: int = 0) -> Csms:
         self._thread.start()
@@ -276,7 +279,9 @@ class Csms:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
 
     async def _serve(self, port: int) -> None:
-        self._server = await websockets.serve(self._handler, "127.0.0.1", port, subprotocols=["ocpp1.6"])
+        self._server = await websockets.serve(
+            self._handler, "127.0.0.1", port, subprotocols=["ocpp1.6"], ssl=self.tls
+        )
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def _shutdown(self) -> None:
