@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from dbus_fast import DBusError
 from dbus_fast.aio import MessageBus
 from ocpp.exceptions import OCPPError
 from ocpp.v16 import call
@@ -62,7 +63,6 @@ PROFILE_ATTEMPTS = 3  # failed connections with a new security profile before fa
 RESET_WAIT_S = 30.0  # Reset: how long the StopTransaction may take to be delivered first
 BOOT_RETRY_S = 30.0  # a Boot answered with a CALLERROR or not at all (no interval given)
 SESSIONS_LOOKBACK = 50
-TRANSACTION_ACTIONS = ("StartTransaction", "StopTransaction", "MeterValues")
 
 
 class OcppService:
@@ -321,7 +321,6 @@ class OcppService:
     # --- the durable queue ------------------------------------------------------------------
     async def _pump(self) -> None:
         while True:
-            self._loop_turned = time.monotonic()
             self.interface.publish({"QueueLength": len(self.queue)})
             message = self.queue.head()
             cp = self.cp
@@ -336,7 +335,12 @@ class OcppService:
 
     async def _send_queued(self, cp: EvnetChargePoint, message: QueuedMessage) -> None:
         payload = self.queue.unbound_payload(message)
-        request = getattr(call, message.action)(**payload)
+        try:
+            request = getattr(call, message.action)(**payload)
+        except (AttributeError, TypeError) as exc:  # a message this version cannot build: never retried
+            log.error("queued %s dropped: %s", message.action, exc, extra=fields(OCPP_ACTION=message.action))
+            self.queue.delivered(message.seq)
+            return
         try:
             result = await cp.call_while_open(request)
         except (ConnectionClosed, LinkLost):
@@ -403,6 +407,10 @@ class OcppService:
                 await self._reconcile()
             except NotAvailable:
                 continue  # the charger is not running; reconciled when it appears
+            except (DBusError, TimeoutError) as exc:
+                log.warning("reading the charger's sessions failed (%s); trying again", exc)
+                await asyncio.sleep(1.0)
+                self._reconcile_wake.set()
 
     async def _reconcile(self) -> None:
         """Queue Start/Stop for every session of the charger's log not yet queued, oldest first."""
@@ -562,6 +570,7 @@ class OcppService:
     async def _sampling_loop(self) -> None:
         while True:
             await asyncio.sleep(0.5)
+            self._loop_turned = time.monotonic()  # the watchdog's proof of life: this loop never waits on the CSMS
             now = utc_now()
             transaction = self.active_transaction()
             started = transaction.started_at if transaction else None
