@@ -177,7 +177,7 @@ class Csms:
     @property
     def url(self) -> str:
         scheme = "wss" if self.tls is not None else "ws"
-        return f"{scheme}://localhost:{self.port}/ocpp"
+        return f"{scheme}://127.0.0.1:{self.port}/ocpp"  # an address: minimal test roots resolve no names
 
     def start(self, port: int = 0) -> Csms:
         self._thread.start()

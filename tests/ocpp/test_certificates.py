@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import ipaddress
 import re
 import ssl
 import subprocess
@@ -60,8 +61,10 @@ def issue(
     not_before: datetime = NOW - timedelta(days=1),
     not_after: datetime = NOW + timedelta(days=365),
     dns_name: str | None = None,
+    ip: str | None = None,
 ) -> x509.Certificate:
-    """A certificate for ``public_key``; self-signed when ``issuer`` is None."""
+    """A certificate for ``public_key``; self-signed when ``issuer`` is None; ``dns_name`` and ``ip``
+    go into the subject alternative names (servers reached as 127.0.0.1 need the ``ip``)."""
     name = _name(subject) if isinstance(subject, str) else subject
     builder = (
         x509.CertificateBuilder()
@@ -73,8 +76,10 @@ def issue(
         .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
     )
-    if dns_name:
-        builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(dns_name)]), critical=False)
+    names: list[x509.GeneralName] = [x509.DNSName(dns_name)] if dns_name else []
+    names += [x509.IPAddress(ipaddress.ip_address(ip))] if ip else []
+    if names:
+        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
     return builder.sign(issuer_key, hashes.SHA256())
 
 

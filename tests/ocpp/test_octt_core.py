@@ -116,14 +116,14 @@ def test_tc_055_trigger_rejected_and_tc_054_trigger(charger: Charger, csms: Csms
 
 
 def test_tc_023_minimum_status_duration_skips_short_statuses(charger: Charger, csms: Csms) -> None:
-    assert csms.call(call.ChangeConfiguration(key="MinimumStatusDuration", value="3"))["status"] == "Accepted"
+    assert csms.call(call.ChangeConfiguration(key="MinimumStatusDuration", value="5"))["status"] == "Accepted"
     mark = csms.mark()
     charger.ctl("sim", "plug")
-    time.sleep(0.5)
-    charger.ctl("sim", "unplug")  # Preparing lasted 0.5 s: never reported
+    charger.ctl("sim", "unplug")  # Preparing for a moment only: never reported
     charger.ctl("sim", "plug")
+    plugged = time.monotonic()
     preparing = csms.wait_for("StatusNotification", {"connectorId": 1, "status": "Preparing"}, after=mark)
-    assert preparing.at - csms.frames[mark - 1].at >= 2.5
+    assert preparing.at - plugged >= 4.0
     statuses = [(f.payload["connectorId"], f.payload["status"]) for f in csms.sent("StatusNotification", after=mark)]
     assert statuses == [(1, "Preparing")]
     assert csms.call(call.ChangeConfiguration(key="MinimumStatusDuration", value="0"))["status"] == "Accepted"

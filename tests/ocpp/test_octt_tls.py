@@ -22,10 +22,10 @@ KEY = "0123456789abcdef0123"
 
 
 def _tls_csms(tmp: Path, name: str) -> tuple[Csms, str]:
-    """A TLS CSMS for "localhost" under a root of its own; returns it and the root's PEM."""
+    """A TLS CSMS for 127.0.0.1 under a root of its own; returns it and the root's PEM."""
     root, root_key = make_root(f"{name} root")
     key = ec_key()
-    (tmp / f"{name}.pem").write_text(pem(issue("localhost", key.public_key(), root, root_key, dns_name="localhost")))
+    (tmp / f"{name}.pem").write_text(pem(issue("csms", key.public_key(), root, root_key, ip="127.0.0.1")))
     (tmp / f"{name}.key").write_bytes(key_pem(key))
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(tmp / f"{name}.pem", tmp / f"{name}.key")

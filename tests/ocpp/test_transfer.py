@@ -53,7 +53,7 @@ class FileServer(ThreadingHTTPServer):
 
     @property
     def url(self) -> str:
-        return f"{self.scheme}://localhost:{self.server_address[1]}"
+        return f"{self.scheme}://127.0.0.1:{self.server_address[1]}"  # no name lookup: minimal roots lack one
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -136,7 +136,7 @@ class Tls:
 def https_server(tmp_path: Path) -> Iterator[Tls]:
     ca, ca_key = make_root("Test CA")
     key = ec_key()
-    (tmp_path / "server.pem").write_text(pem(issue("files", key.public_key(), ca, ca_key, dns_name="localhost")))
+    (tmp_path / "server.pem").write_text(pem(issue("files", key.public_key(), ca, ca_key, ip="127.0.0.1")))
     (tmp_path / "server.key").write_bytes(key_pem(key))
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(tmp_path / "server.pem", tmp_path / "server.key")
@@ -304,7 +304,7 @@ async def test_http_put_into_a_directory_keeps_the_file_name(http_server: FileSe
 
 
 async def test_http_put_to_a_file_url_with_credentials(http_server: FileServer, log_file: Path) -> None:
-    await upload(log_file, f"http://cp:pa%3Ass@localhost:{http_server.server_address[1]}/logs/today.tgz")
+    await upload(log_file, f"http://cp:pa%3Ass@127.0.0.1:{http_server.server_address[1]}/logs/today.tgz")
     assert http_server.received["/logs/today.tgz"] == log_file.read_bytes()
     expected = "Basic " + base64.b64encode(b"cp:pa:ss").decode()
     assert http_server.headers["/logs/today.tgz"]["Authorization"] == expected
