@@ -122,6 +122,7 @@ def test_tc_032_2_power_failure_without_backup(tmp_path: Path, csms: Csms) -> No
     """The whole charger dies (SIGKILL of every process) mid-transaction and comes back with the
     EV unplugged: the transaction is stopped with reason PowerLoss after the new boot."""
     charger = Charger(tmp_path, csms)
+    csms.wait_for("StatusNotification", {"connectorId": 0, "status": "Available"})  # booted
     mark = csms.mark()
     charger.ctl("sim", "plug")
     charger.ctl("sim", "rfid", VALID_TAG)
