@@ -291,6 +291,8 @@ def test_rcd_selftest_before_each_session() -> None:
         since = time.monotonic()
         plug_and_ask(tool)
         until(tool, "charging", lambda: prop(tool, "Status") == "Charging", 15)
+        # Charging is published with the contactor request; the plant logs the closing after it
+        until(tool, "contactor closed", lambda: ("contactor-closed", "1") in [(n, v) for _, n, v in tool.events(since)])
         events = tool.events(since)
         tested = next(t for t, name, value in events if (name, value) == ("rcd_test", "1"))
         closed = next(t for t, name, value in events if (name, value) == ("contactor-closed", "1"))
