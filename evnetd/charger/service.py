@@ -11,7 +11,6 @@ meter it refuses to close (the meter owns PERMIT).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import time
@@ -44,7 +43,7 @@ from evnetd.iec61851.proximity import Plug, Proximity, ProximityDecoder
 from evnetd.iec61851.status import ErrorCode, Fault
 from evnetd.limits.arbitration import Arbiter, KeepAwake, LimitError, LimitSource, PulseTiming
 from evnetd.runtime.config import Config
-from evnetd.runtime.daemon import cancel_tasks, essential
+from evnetd.runtime.daemon import cancel_tasks, essential, wait_event
 from evnetd.runtime.log import fields
 
 log = logging.getLogger("evnet.charger")
@@ -167,8 +166,7 @@ class ChargerService:
             deadline = self._actions.next_deadline if self._actions else None
             period = STEP_ACTIVE_S if self._ev_state in CONNECTED or self.hw.contactor.get() else STEP_IDLE_S
             delay = period if deadline is None else min(period, max(0.0, deadline - time.monotonic()))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), delay)
+            await wait_event(self._wake, delay)
 
     def _step(self, now: float) -> None:
         assert self.hw is not None

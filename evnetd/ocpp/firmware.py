@@ -59,19 +59,17 @@ from ocpp.v16.enums import FirmwareStatus, UpdateFirmwareStatus
 
 from evnetd.ocpp import transfer
 from evnetd.ocpp.certificates import CertificateStore, InvalidCertificate
-from evnetd.ocpp.jobs import BackgroundJob
+from evnetd.ocpp.jobs import BackgroundJob, Report
 from evnetd.ocpp.timestamps import parse_time, utc_now
 from evnetd.ocpp.transfer import TransferError, write_atomically
 
 log = logging.getLogger(__name__)
 
-Report = Callable[[str], Awaitable[None]]
 SecurityEventSink = Callable[[str, str | None], Awaitable[None]]
 
 EXIT_REBOOT_REQUIRED = 10
 MARKER_NAME = "firmware-pending.json"
 DEFAULT_INSTALL_TIMEOUT = 1800.0
-IDLE = str(FirmwareStatus.idle)
 _INSTALLING = frozenset({str(FirmwareStatus.installing), str(FirmwareStatus.install_rebooting)})
 _OUTPUT_TAIL = 2000
 

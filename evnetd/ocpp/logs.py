@@ -40,16 +40,14 @@ from typing import Any
 from ocpp.v16.enums import DiagnosticsStatus, Log, LogStatus, UploadLogStatus
 
 from evnetd.ocpp import transfer
-from evnetd.ocpp.jobs import BackgroundJob
+from evnetd.ocpp.jobs import BackgroundJob, Report
 from evnetd.ocpp.security import SecurityLog
 from evnetd.ocpp.timestamps import parse_time, utc_now
 
 log = logging.getLogger(__name__)
 
-Report = Callable[[str], Awaitable[None]]
 StatusSnapshot = Callable[[], Awaitable[Mapping[str, Any]]]
 
-IDLE = str(DiagnosticsStatus.idle)
 UPLOADING = str(DiagnosticsStatus.uploading)
 UPLOADED = str(DiagnosticsStatus.uploaded)
 DEFAULT_JOURNAL_LINES = 100_000

@@ -46,7 +46,7 @@ from evnetd.ocpp.firmware import FirmwareSetup, FirmwareUpdater, clear_pending_a
 from evnetd.ocpp.interface import OcppInterface
 from evnetd.ocpp.keys import ChangeStatus, ConfigurationKeys
 from evnetd.ocpp.logs import LogSetup, LogUploader
-from evnetd.ocpp.metervalues import MeterSampler, Reading, meter_value
+from evnetd.ocpp.metervalues import REGISTER, MeterSampler, Reading, meter_value
 from evnetd.ocpp.notifications import ConnectorStatus, Notification, StatusReporter
 from evnetd.ocpp.profiles import ProfileStore
 from evnetd.ocpp.queue import MessageQueue, QueuedMessage
@@ -54,7 +54,7 @@ from evnetd.ocpp.security import SecurityLog
 from evnetd.ocpp.smartcharging import ActiveTransaction, SmartCharging, SmartChargingSettings
 from evnetd.ocpp.timestamps import iso, parse_time, utc_now
 from evnetd.runtime.config import Config
-from evnetd.runtime.daemon import cancel_tasks, essential, request_restart
+from evnetd.runtime.daemon import cancel_tasks, essential, request_restart, wait_event
 from evnetd.runtime.log import fields
 
 log = logging.getLogger("evnet.ocpp")
@@ -221,7 +221,7 @@ class OcppService:
 
     async def _sleep_or_reconnect(self, delay: float) -> None:
         self._reconnect.clear()
-        await self._wait(self._reconnect, delay, clear=False)
+        await wait_event(self._reconnect, delay)
 
     async def _run_connection(self, ws: Any, endpoint: Endpoint) -> None:
         cp = EvnetChargePoint(endpoint.charge_point_id, ws, self, self.keys.integer("MessageTimeout"))
@@ -297,10 +297,8 @@ class OcppService:
         while True:
             interval = max(1, self.keys.integer("HeartbeatInterval"))
             self._heartbeat_changed.clear()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(interval):
-                    await self._heartbeat_changed.wait()
-                    continue
+            if await wait_event(self._heartbeat_changed, interval):
+                continue
             if self.accepted:
                 with contextlib.suppress(OCPPError, TimeoutError, ConnectionClosed, LinkLost):
                     await cp.call_while_open(call.Heartbeat())
@@ -465,11 +463,11 @@ class OcppService:
             payload["id_tag"] = session["id_tag"][:20]
         if self.keys.items("StopTxnSampledData") or self.keys.items("StopTxnAlignedData"):
             started = datetime.fromtimestamp(session["started_at"], UTC)
+            stopped_at = datetime.fromtimestamp(session["stopped_at"], UTC)
             payload["transaction_data"] = [
-                _register_value(started, session["start_wh"], "Transaction.Begin"),
-                _register_value(datetime.fromtimestamp(session["stopped_at"], UTC), session["last_wh"],
-                                "Transaction.End"),
-            ]  # fmt: skip
+                meter_value(started, _register_only(session["start_wh"]), [REGISTER], "Transaction.Begin"),
+                meter_value(stopped_at, _register_only(session["last_wh"]), [REGISTER], "Transaction.End"),
+            ]
         return payload
 
     # --- what the charger and the meter tell us -------------------------------------------
@@ -506,8 +504,7 @@ class OcppService:
             self.meter.update(props)
 
     def charger_session(self) -> dict[str, Any] | None:
-        session = self.charger.get("Session") or None
-        return session
+        return self.charger.get("Session") or None
 
     def active_transaction(self) -> ActiveTransaction | None:
         """The running session as an OCPP transaction (its id once the CSMS gave one)."""
@@ -828,14 +825,10 @@ class OcppService:
             log.error("background task failed", exc_info=task.exception())
 
     @staticmethod
-    async def _wait(event: asyncio.Event, timeout: float, clear: bool = True) -> None:
-        """Until ``event`` is set or ``timeout`` passed. (Not ``asyncio.wait_for``: on Python 3.11 it
-        can swallow a cancellation that arrives as the event is set, and a stop would hang.)"""
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(timeout):
-                await event.wait()
-        if clear:
-            event.clear()
+    async def _wait(event: asyncio.Event, timeout: float) -> None:
+        """Until ``event`` is set or ``timeout`` passed; then ready for the next wake-up."""
+        await wait_event(event, timeout)
+        event.clear()
 
 
 def _plain(values: dict[str, Any]) -> dict[str, Any]:
@@ -843,12 +836,9 @@ def _plain(values: dict[str, Any]) -> dict[str, Any]:
     return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in values.items()}
 
 
-def _register_value(at: datetime, wh: float, context: str) -> dict[str, Any]:
-    return {
-        "timestamp": iso(at),
-        "sampled_value": [{"value": str(int(wh)), "context": context, "measurand": "Energy.Active.Import.Register",
-                           "location": "Outlet", "unit": "Wh"}],
-    }  # fmt: skip
+def _register_only(wh: float) -> Reading:
+    """A reading with the energy register alone (all the charger's session log keeps)."""
+    return Reading(wh, *(math.nan,) * 7)
 
 
 def _version() -> str:

@@ -77,6 +77,20 @@ def essential(task: asyncio.Task[None]) -> asyncio.Task[None]:
     return task
 
 
+async def wait_event(event: asyncio.Event, timeout: float) -> bool:
+    """Until ``event`` is set (True) or ``timeout`` passed (False).
+
+    Service loops wait this way between steps. Not ``asyncio.wait_for``: on Python 3.11 it
+    can swallow a cancellation that arrives just as the event is set, and the loop would
+    then never end when the service stops (CPython gh-86296).
+    """
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(timeout):
+            await event.wait()
+            return True
+    return False
+
+
 async def cancel_tasks(tasks: list[asyncio.Task[None]]) -> None:
     """Cancel the service's tasks and wait until each has finished unwinding."""
     for task in tasks:
