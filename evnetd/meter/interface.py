@@ -1,4 +1,4 @@
-"""``org.evnet.Meter1``: measurements at 1 Hz, faults as they happen, a few methods."""
+"""``org.evnet.Meter1``: measurements at 1 Hz (site load rises at once), faults as they happen, a few methods."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from evnetd.bus.service import PublishedInterface, bus_method, bus_signal
 NAN = float("nan")
 INITIAL: dict[str, Any] = {
     "Voltage": NAN, "Current": NAN, "Power": NAN, "ApparentPower": NAN, "PowerFactor": NAN,
-    "Frequency": NAN, "NpeVoltage": NAN, "LoadVoltage": NAN, "SiteCurrent": NAN,
+    "Frequency": NAN, "NpeVoltage": NAN, "LoadVoltage": NAN, "SiteCurrent": NAN, "SitePower": NAN,
+    "SiteActiveCurrent": NAN, "EvActiveCurrent": NAN,
     "EnergyWh": NAN, "Temperature": NAN, "Permit": False, "ActiveFaults": [], "ErrorCode": "NoError",
     "DeratingLimit": NAN, "RcdSelfTest": "pending", "SelfChecksOk": False, "Sequence": 0, "LoadLive": False,
 }  # fmt: skip
@@ -32,11 +33,16 @@ class MeterInterface(PublishedInterface):
     """Unknown values are NaN (no measurement yet); ``Sequence`` counts the 1 Hz updates
     so a client can tell a live meter from a silent one even when nothing changes.
     ``LoadLive`` (voltage after the contactor) is published the cycle it changes, not at
-    1 Hz: weld detection must not judge an open contactor by a stale average."""
+    1 Hz: weld detection must not judge an open contactor by a stale average.
+    ``SitePower`` and ``SiteActiveCurrent`` (signed: import > 0, export < 0) come at 1 Hz
+    and also at once when the site current rises by 1 A or more, at most every 100 ms
+    (``evnetd.metering.sitereport``): energy management must see a house load step
+    within a few cycles."""
 
     PROPERTIES = {
         "Voltage": "d", "Current": "d", "Power": "d", "ApparentPower": "d", "PowerFactor": "d",
-        "Frequency": "d", "NpeVoltage": "d", "LoadVoltage": "d", "SiteCurrent": "d", "EnergyWh": "d",
+        "Frequency": "d", "NpeVoltage": "d", "LoadVoltage": "d", "SiteCurrent": "d", "SitePower": "d",
+        "SiteActiveCurrent": "d", "EvActiveCurrent": "d", "EnergyWh": "d",
         "Temperature": "d", "Permit": "b", "ActiveFaults": "as", "ErrorCode": "s", "DeratingLimit": "d",
         "RcdSelfTest": "s", "SelfChecksOk": "b", "Sequence": "u", "LoadLive": "b",
     }  # fmt: skip

@@ -38,6 +38,7 @@ from evnetd.metering.energy import EnergyRegister
 from evnetd.metering.halfcycle import HalfCycleRms
 from evnetd.metering.measurement import CycleMeasurement
 from evnetd.metering.meter import Meter
+from evnetd.metering.sitereport import SiteReporter
 from evnetd.protection.config import ProtectionConfig
 from evnetd.protection.core import Decision, ProtectionCore
 from evnetd.protection.faults import EventKind
@@ -61,6 +62,15 @@ def read_calibration(data: bytes) -> tuple[Calibration, str, str]:
         return Calibration.from_bytes(data), "eeprom", "a valid EEPROM record"
     except CalibrationFormatError as exc:
         return DEFAULT_CALIBRATION, "default", str(exc)  # a blank part reads 0xFF
+
+
+def _site_values(m: CycleMeasurement) -> dict[str, float]:
+    """The signed site properties of a window or a mean of windows, with this charger's own
+    active current of the same window: energy management takes house = site − own, and the
+    two must be measured together (the 1 Hz ``Current`` can be 2 s older than a fast update)."""
+    own = m.power_w / m.vrms if math.isfinite(m.site_active_current) else math.nan
+    return {"SitePower": round(m.site_power_w, 1), "SiteActiveCurrent": round(m.site_active_current, 3),
+            "EvActiveCurrent": round(own, 3)}  # fmt: skip
 
 
 class MeterService:
@@ -118,6 +128,7 @@ class MeterService:
         self.meter = Meter(self.calibration_data)
         self.half_cycle = HalfCycleRms(self.calibration_data, self.hw.adc.rate_hz)
         self.seconds = SecondAggregator()
+        self.site = SiteReporter()
         self.core = ProtectionCore(self.core_config, now=now, latched=self.store.latched)
         self._apply(self.core.observe_rcd(self.hw.rcd_fault.value(), now))
         self._apply(self.core.observe_tamper(self.hw.tamper.value(), now))
@@ -233,6 +244,9 @@ class MeterService:
             self._apply(self.core.observe_metering(cycles, last_sample if last_sample is not None else now, now))
             for cycle in cycles:
                 self._watch_load_side(cycle.load_vrms)
+                rise = self.site.observe(cycle, now)
+                if rise is not None:
+                    self.interface.publish(_site_values(rise))
                 self.energy.add(cycle.power_w, cycle.duration)
                 second = self.seconds.push(cycle)
                 if second is not None:
@@ -291,6 +305,9 @@ class MeterService:
                     NpeVoltage=round(m.npe_vrms, 2), LoadVoltage=round(m.load_vrms, 2),
                     SiteCurrent=round(m.site_irms, 3),
                 )  # fmt: skip
+            site = self.site.take(time.monotonic())
+            if site is not None:
+                values.update(_site_values(site))
             self.interface.publish(values)
 
     # --- what others ask ----------------------------------------------------------------

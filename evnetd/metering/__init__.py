@@ -14,6 +14,7 @@ from evnetd.metering.calibration import (
 from evnetd.metering.energy import EnergyRegister
 from evnetd.metering.measurement import CycleMeasurement
 from evnetd.metering.meter import DEFAULT_METER_CONFIG, Meter, MeterConfig
+from evnetd.metering.sitereport import SiteReporter
 
 __all__ = [
     "CALIBRATION_RECORD_SIZE",
@@ -30,5 +31,6 @@ __all__ = [
     "Meter",
     "MeterConfig",
     "SecondAggregator",
+    "SiteReporter",
     "average",
 ]

@@ -1,8 +1,10 @@
 """Aggregating cycle measurements into the 1 Hz values published on the bus.
 
 RMS values are averaged quadratically (the RMS over the second, as IEC 61000-4-30 does),
-powers arithmetically weighted by window duration (so the second's P times its length is
-its energy), and the frequency as cycles counted over the time they took.
+powers and the signed site current arithmetically weighted by window duration (so the
+second's P times its length is its energy), and the frequency as cycles counted over the
+time they took. A window whose signed site current is unknown (NaN) makes the average
+unknown: a second that lost the mains for a while cannot say which way the site flowed.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ def average(measurements: Sequence[CycleMeasurement]) -> CycleMeasurement:
         npe_vrms=rms([(m.npe_vrms, m.duration) for m in measurements]),
         site_irms=rms([(m.site_irms, m.duration) for m in measurements]),
         load_vrms=rms([(m.load_vrms, m.duration) for m in measurements]),
+        site_power_w=mean([(m.site_power_w, m.duration) for m in measurements]),
+        site_active_current=mean([(m.site_active_current, m.duration) for m in measurements]),
     )
 
 

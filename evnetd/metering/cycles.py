@@ -59,19 +59,29 @@ class CrossingDetector:
         return found
 
 
+POWER_CURRENTS = (Channel.EV_CURRENT, Channel.SITE_CURRENT)
+"""Current channels whose product with the line voltage is summed: the EV's active power,
+and the site's, whose sign tells import from export."""
+
+
 class WindowSums:
-    """Trapezoidal integrals over one window of Σx, Σx² per channel and Σ v·i.
+    """Trapezoidal integrals over one window of Σx, Σx² per channel and Σ v·i per current.
 
     Positions are fractional ext indices; a window may start and end between samples
     (at an interpolated crossing), the partial segment being integrated on the linear
-    interpolation. The product uses a delayed copy of one channel to undo the CT's phase
-    lag: ``delay`` samples = ``whole + frac``; ``delayed`` is the channel delayed.
-    All sums are in ADC volts and sample periods; calibration is applied by the caller.
+    interpolation. Each product uses a delayed copy of one of its two channels to undo the
+    CT's phase lag: ``delay`` samples = ``whole + frac``, the voltage delayed when it is
+    positive, the current when negative. ``sp[k]`` is the product of the voltage and
+    ``POWER_CURRENTS[k]``. All sums are in ADC volts and sample periods; calibration is
+    applied by the caller.
     """
 
     def __init__(self, delay_samples: float, nominal_radians_per_sample: float) -> None:
-        self.delayed = Channel.LINE_VOLTAGE if delay_samples >= 0.0 else Channel.EV_CURRENT
-        self.other = Channel.EV_CURRENT if delay_samples >= 0.0 else Channel.LINE_VOLTAGE
+        voltage = Channel.LINE_VOLTAGE
+        self.pairs = tuple(
+            (voltage, current) if delay_samples >= 0.0 else (current, voltage) for current in POWER_CURRENTS
+        )
+        """(delayed, other) channels of each product, in the order of POWER_CURRENTS."""
         self.whole = int(abs(delay_samples))
         self.frac = abs(delay_samples) - self.whole
         self.delay_gain = abs(
@@ -84,13 +94,13 @@ class WindowSums:
         self.width = 0.0
         self.s1 = [0.0] * METERED_CHANNELS
         self.s2 = [0.0] * METERED_CHANNELS
-        self.sp = 0.0
+        self.sp = [0.0] * len(POWER_CURRENTS)
 
     def clear(self) -> None:
         self.width = 0.0
         self.s1 = [0.0] * METERED_CHANNELS
         self.s2 = [0.0] * METERED_CHANNELS
-        self.sp = 0.0
+        self.sp = [0.0] * len(POWER_CURRENTS)
 
     def add(self, ext: Sequence[Sequence[float]], a: float, b: float) -> None:
         """Integrate from ext position ``a`` to ``b`` (a ≤ b, both ≥ ``tail - 1``)."""
@@ -115,23 +125,27 @@ class WindowSums:
         """Whole segments between samples ia and ib: Σ x - (x_ia + x_ib) / 2."""
         s1 = self.s1
         s2 = self.s2
-        for ch in range(METERED_CHANNELS):
-            sl = ext[ch][ia : ib + 1]
+        slices = [ext[ch][ia : ib + 1] for ch in range(METERED_CHANNELS)]
+        for ch, sl in enumerate(slices):
             first = sl[0]
             last = sl[-1]
             s1[ch] += sum(sl) - 0.5 * (first + last)
             s2[ch] += sum(map(mul, sl, sl)) - 0.5 * (first * first + last * last)
-        d = ext[self.delayed]
-        o = ext[self.other]
-        so = o[ia : ib + 1]
         whole = self.whole
         frac = self.frac
-        total = sum(map(mul, d[ia - whole : ib - whole + 1], so))
-        if frac:
-            later = sum(map(mul, d[ia - whole - 1 : ib - whole], so))
-            total = (1.0 - frac) * total + frac * later
-        ends = self._delayed_at(d, ia) * o[ia] + self._delayed_at(d, ib) * o[ib]
-        self.sp += total - 0.5 * ends
+        sp = self.sp
+        for k, (delayed, other) in enumerate(self.pairs):
+            d = ext[delayed]
+            o = ext[other]
+            so = slices[other]
+            # no whole-sample delay (the usual case): the delayed slice is the one above
+            now = slices[delayed] if whole == 0 else d[ia - whole : ib - whole + 1]
+            total = sum(map(mul, now, so))
+            if frac:
+                later = sum(map(mul, d[ia - whole - 1 : ib - whole], so))
+                total = (1.0 - frac) * total + frac * later
+            ends = self._delayed_at(d, ia) * o[ia] + self._delayed_at(d, ib) * o[ib]
+            sp[k] += total - 0.5 * ends
         self.width += ib - ia
 
     def _add_partial(self, ext: Sequence[Sequence[float]], j: int, fa: float, fb: float) -> None:
@@ -148,13 +162,15 @@ class WindowSums:
             xb = x0 + fb * step
             s1[ch] += half * (xa + xb)
             s2[ch] += half * (xa * xa + xb * xb)
-        d = ext[self.delayed]
-        o = ext[self.other]
-        d0 = self._delayed_at(d, j)
-        d_step = self._delayed_at(d, j + 1) - d0
-        o0 = o[j]
-        o_step = o[j + 1] - o0
-        self.sp += half * (
-            (d0 + fa * d_step) * (o0 + fa * o_step) + (d0 + fb * d_step) * (o0 + fb * o_step)
-        )
+        sp = self.sp
+        for k, (delayed, other) in enumerate(self.pairs):
+            d = ext[delayed]
+            o = ext[other]
+            d0 = self._delayed_at(d, j)
+            d_step = self._delayed_at(d, j + 1) - d0
+            o0 = o[j]
+            o_step = o[j + 1] - o0
+            sp[k] += half * (
+                (d0 + fa * d_step) * (o0 + fa * o_step) + (d0 + fb * d_step) * (o0 + fb * o_step)
+            )
         self.width += h

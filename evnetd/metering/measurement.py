@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 
@@ -16,6 +17,11 @@ class CycleMeasurement:
     regain the lock, have ``frequency_hz`` None.
     ``power_factor`` is P / S with the sign of P (1.0 when S is too small to mean
     anything). Windows tile time: the sum of ``power_w * duration`` over them is the energy.
+
+    The site CT is reported twice: ``site_irms`` (magnitude only) and the signed pair
+    ``site_power_w`` / ``site_active_current``, which tell import from export. The signed
+    pair defaults to NaN (unknown) so that windows built by hand, which do not model the
+    site, need not invent it.
     """
 
     t_end: float
@@ -37,3 +43,9 @@ class CycleMeasurement:
     """Site CT clamp current (channel 3)."""
     load_vrms: float
     """Voltage after the contactor (channel 4): weld detection."""
+    site_power_w: float = math.nan
+    """Active power through the site CT clamp: positive when the site imports, negative
+    when it exports (solar)."""
+    site_active_current: float = math.nan
+    """``site_power_w / vrms``: the in-phase part of the site current, signed like the
+    power; NaN when the line voltage is too low to tell the direction."""

@@ -33,7 +33,7 @@ from evnetd.metering.calibration import (
     Calibration,
     Channel,
 )
-from evnetd.metering.cycles import CrossingDetector, WindowSums
+from evnetd.metering.cycles import POWER_CURRENTS, CrossingDetector, WindowSums
 from evnetd.metering.measurement import CycleMeasurement
 
 
@@ -55,14 +55,18 @@ class MeterConfig:
     """Jitter of block timestamps accepted before a block counts as a discontinuity."""
     min_apparent_va_for_pf: float = 1.0
     """Below this apparent power the power factor is reported as 1.0."""
+    min_vrms_for_site_current: float = 50.0
+    """Below this line voltage the signed site current is NaN: the supply is gone or
+    collapsing (far under the 115 V trip), and P / V would turn a few watts of noise into
+    amps that are not there."""
 
     def __post_init__(self) -> None:
         if not 0.0 < self.min_frequency_hz < self.max_frequency_hz:
             raise ValueError("need 0 < min_frequency_hz < max_frequency_hz")
         if not 0.0 < self.min_window_s <= self.fallback_window_s:
             raise ValueError("need 0 < min_window_s <= fallback_window_s")
-        if self.min_peak_v <= 0.0 or self.gap_tolerance_s <= 0.0:
-            raise ValueError("min_peak_v and gap_tolerance_s must be positive")
+        if self.min_peak_v <= 0.0 or self.gap_tolerance_s <= 0.0 or self.min_vrms_for_site_current <= 0.0:
+            raise ValueError("min_peak_v, gap_tolerance_s and min_vrms_for_site_current must be positive")
 
 
 DEFAULT_METER_CONFIG = MeterConfig()
@@ -224,8 +228,12 @@ class Meter:
             math.sqrt(max(sums.s2[ch] / width - means[ch] * means[ch], 0.0)) * abs(gains[ch])
             for ch in range(METERED_CHANNELS)
         ]
-        power = (sums.sp / width - means[sums.delayed] * means[sums.other]) * (
-            gains[Channel.LINE_VOLTAGE] * gains[Channel.EV_CURRENT] / sums.delay_gain
+        v_mean = means[Channel.LINE_VOLTAGE]
+        v_scale = gains[Channel.LINE_VOLTAGE] / sums.delay_gain
+        # mean(v·i) minus the product of the DC parts: the offsets drop out of each power
+        power, site_power = (
+            (sp / width - v_mean * means[current]) * v_scale * gains[current]
+            for sp, current in zip(sums.sp, POWER_CURRENTS, strict=True)
         )
         vrms = rms[Channel.LINE_VOLTAGE]
         irms = rms[Channel.EV_CURRENT]
@@ -244,4 +252,6 @@ class Meter:
             npe_vrms=rms[Channel.N_PE_VOLTAGE],
             site_irms=rms[Channel.SITE_CURRENT],
             load_vrms=rms[Channel.LOAD_VOLTAGE],
+            site_power_w=site_power,
+            site_active_current=site_power / vrms if vrms >= self._config.min_vrms_for_site_current else math.nan,
         )

@@ -13,7 +13,7 @@ from dbus_fast import DBusError
 from evnetd.bus.client import call, follow_properties
 from evnetd.bus.connection import connect
 from evnetd.bus.errors import InvalidState
-from evnetd.bus.names import METER
+from evnetd.bus.names import METER, PLANT
 from evnetd.sim.processes import ServiceProcess
 from tests.conftest import evnetctl
 from tests.integration.plant import BusTool
@@ -238,3 +238,47 @@ def test_rcd_self_test_on_request_is_seen_started_then_decided(stack: Stack) -> 
     assert at_reply and at_reply[0] == "running"
     assert seen[-1] == "passed"
     stack.wait_permit(True)
+
+
+def test_site_load_rise_is_published_at_once_and_export_is_negative(stack: Stack) -> None:
+    """A house load step reaches the bus within 300 ms of the plant's change, not with the
+    next 1 Hz update (measured ~130 ms: the first cycle after the step is partly old, and
+    the full value follows after the 100 ms pause); solar export is a negative current."""
+
+    async def step() -> tuple[float, list[tuple[float, float]]]:
+        bus = await connect(stack.bus_address)
+        seen: list[tuple[float, float]] = []
+        try:
+
+            def changed(values: dict[str, float]) -> None:
+                if "SiteActiveCurrent" in values:
+                    seen.append((time.monotonic(), values["SiteActiveCurrent"]))
+
+            current = await follow_properties(bus, METER, changed)
+
+            def latest() -> float:
+                return seen[-1][1] if seen else float(current["SiteActiveCurrent"])
+
+            deadline = time.monotonic() + 5.0
+            while not abs(latest()) < 0.2 and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)  # NaN until the first window: wait for the idle site
+            assert abs(latest()) < 0.2
+            started = time.monotonic()
+            await call(bus, PLANT, "SetSite", "d", [20.0])
+            while not any(t > started and value > 19.0 for t, value in seen) and time.monotonic() < started + 2:
+                await asyncio.sleep(0.005)
+            return started, seen
+        finally:
+            bus.disconnect()
+
+    started, seen = asyncio.run(step())
+    arrived = [(t, value) for t, value in seen if t > started and value > 19.0]
+    assert arrived, f"no rise published: {seen}"
+    assert arrived[0][0] - started <= 0.3
+    assert arrived[0][1] == pytest.approx(20.0, abs=0.3)
+
+    evnetctl(stack.bus_address, "sim", "site", "--current", "5")
+    evnetctl(stack.bus_address, "sim", "solar", "--current", "30")  # a fall: the 1 Hz updates carry it
+    stack.tool.wait_for(lambda: abs(stack.tool.get("Meter1", "SiteActiveCurrent") + 25.0) < 0.3, 4, "−25 A")
+    assert stack.tool.get("Meter1", "SitePower") == pytest.approx(-25.0 * 230.0, rel=0.01)
+    stack.tool.wait_for(lambda: abs(stack.tool.get("Meter1", "SiteCurrent") - 25.0) < 0.3, 3, "25 A RMS, unsigned")

@@ -62,16 +62,18 @@ def blocks(
     calibration: Calibration = DEFAULT_CALIBRATION,
     noise_adc: float = 0.0,
     current_lag_s: float = 0.0,
+    site_lag_s: float = 0.0,
     seed: int = 1,
 ) -> list[SampleBlock]:
-    """Blocks of ``size`` samples; ``current_lag_s`` delays the EV current path."""
+    """Blocks of ``size`` samples; ``current_lag_s`` delays the EV current path,
+    ``site_lag_s`` the site CT's."""
     rng = random.Random(seed)
     n = round(seconds * rate)
     sources = (
         (Channel.LINE_VOLTAGE, v, 0.0),
         (Channel.EV_CURRENT, i, current_lag_s),
         (Channel.N_PE_VOLTAGE, npe, 0.0),
-        (Channel.SITE_CURRENT, site, 0.0),
+        (Channel.SITE_CURRENT, site, site_lag_s),
         (Channel.LOAD_VOLTAGE, v if load is None else load, 0.0),
     )
     channels: list[list[float]] = []
