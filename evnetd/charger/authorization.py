@@ -1,4 +1,6 @@
-"""Who may charge: free (plug and charge), local tokens, OCPP, or an app/remote start.
+"""Who may charge: free (plug and charge), cards in the token list (rfid), only an app or
+remote start (app), or the CSMS (ocpp). A remote start (``StartSession``) is authorised in
+every mode: whoever may call the method may start a session.
 
 The OCPP service is asked over the bus when the mode is ``ocpp``; when it is not running
 the charger must still work (it never needs OCPP to charge), so the offline rule applies:
@@ -16,11 +18,13 @@ from dataclasses import dataclass
 
 FREE_TAG = "FREE"  # the id tag recorded for plug-and-charge sessions
 REMOTE_TAG = "REMOTE"
+MODES = ("free", "rfid", "app", "ocpp")
 
 
 class AuthSource(enum.Enum):
     FREE = "free"
-    LOCAL = "local"
+    LOCAL = "local"  # the charger's token list
+    APP = "app"  # app mode: cards are not a way to start
     OCPP = "ocpp"
     OFFLINE = "offline"
     REMOTE = "remote"
@@ -49,15 +53,34 @@ def normalise_tag(tag: str) -> str:
 
 
 class Authorizer:
+    """``mode`` and ``local_tokens`` may change at any time (the owner's settings): each card
+    is judged by the values of the moment it is presented."""
+
     def __init__(
         self, mode: str, local_tokens: Iterable[str], ask_ocpp: AskOcpp, allow_offline_unknown: bool = False
     ) -> None:
-        if mode not in ("free", "local", "ocpp"):
-            raise ValueError(f"auth mode {mode!r}: must be free, local or ocpp")
         self.mode = mode
-        self.local_tokens = {normalise_tag(t) for t in local_tokens}
+        self.local_tokens = local_tokens
         self._ask_ocpp = ask_ocpp
         self._allow_offline_unknown = allow_offline_unknown
+
+    @property
+    def mode(self) -> str:
+        return self._mode
+
+    @mode.setter
+    def mode(self, mode: str) -> None:
+        if mode not in MODES:
+            raise ValueError(f"auth mode {mode!r}: must be one of {', '.join(MODES)}")
+        self._mode = mode
+
+    @property
+    def local_tokens(self) -> frozenset[str]:
+        return self._local_tokens
+
+    @local_tokens.setter
+    def local_tokens(self, tokens: Iterable[str]) -> None:
+        self._local_tokens = frozenset(normalise_tag(t) for t in tokens)
 
     @property
     def plug_and_charge(self) -> bool:
@@ -67,14 +90,16 @@ class Authorizer:
         tag = normalise_tag(tag)
         if self.mode == "free":
             return AuthResult(True, tag, AuthSource.FREE, "free charging")  # any card works
-        if self.mode == "local":
+        if self.mode == "rfid":
             known = tag in self.local_tokens
-            return AuthResult(known, tag, AuthSource.LOCAL, "in the local list" if known else "unknown card")
+            return AuthResult(known, tag, AuthSource.LOCAL, "in the token list" if known else "unknown card")
+        if self.mode == "app":
+            return AuthResult(False, tag, AuthSource.APP, "app mode: only a start from the app or web client")
         try:
             accepted, parent = await self._ask_ocpp(tag)
         except OcppUnavailable as exc:
             if tag in self.local_tokens:
-                return AuthResult(True, tag, AuthSource.OFFLINE, f"offline ({exc}), in the local list")
+                return AuthResult(True, tag, AuthSource.OFFLINE, f"offline ({exc}), in the token list")
             if self._allow_offline_unknown:
                 return AuthResult(True, tag, AuthSource.OFFLINE, f"offline ({exc}), unknown cards allowed")
             return AuthResult(False, tag, AuthSource.OFFLINE, f"offline ({exc}), unknown card")

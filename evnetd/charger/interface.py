@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from dbus_fast import Variant
+
 from evnetd.bus.names import CHARGER
 from evnetd.bus.service import PublishedInterface, bus_method, bus_signal
 
@@ -12,6 +14,7 @@ INITIAL: dict[str, Any] = {
     "Status": "Unavailable", "ErrorCode": "NoError", "ErrorInfo": "", "Pilot": "", "CableRating": 0,
     "OfferedCurrent": NAN, "SignalledCurrent": NAN, "LimitSource": "", "Limits": {}, "Duty": 1.0,
     "Locked": False, "ContactorClosed": False, "Available": True, "Session": {}, "Reservation": {},
+    "Settings": {}, "Tokens": [], "Learning": False,
 }  # fmt: skip
 
 
@@ -44,16 +47,29 @@ class ChargerActions(Protocol):
 
     def set_connection_timeout(self, seconds: int) -> None: ...
 
+    def change_settings(self, changes: dict[str, tuple[str, Any]]) -> None: ...
+
+    def add_token(self, uid: str, label: str) -> None: ...
+
+    def remove_token(self, uid: str) -> None: ...
+
+    def learn_token(self, timeout_s: float) -> None: ...
+
+    def faults(self, limit: int) -> list[dict[str, Any]]: ...
+
 
 class ChargerInterface(PublishedInterface):
     """``Session`` and ``Reservation`` are empty when there is none; NaN currents mean
     nothing is offered. Ids that OCPP may leave unset (transaction, reservation) are -1
-    when unset: D-Bus has no null."""
+    when unset: D-Bus has no null. ``Settings`` are the owner's (user_max_a, auth_mode,
+    offline_charge, keep_awake, led_brightness, station_name); ``Tokens`` the card list as
+    (UID in upper-case hex, label); ``Learning`` is true while the next card is to be learned."""
 
     PROPERTIES = {
         "Status": "s", "ErrorCode": "s", "ErrorInfo": "s", "Pilot": "s", "CableRating": "u",
         "OfferedCurrent": "d", "SignalledCurrent": "d", "LimitSource": "s", "Limits": "a{sd}", "Duty": "d",
         "Locked": "b", "ContactorClosed": "b", "Available": "b", "Session": "a{sv}", "Reservation": "a{sv}",
+        "Settings": "a{sv}", "Tokens": "a(ss)", "Learning": "b",
     }  # fmt: skip
 
     def __init__(self, actions: ChargerActions) -> None:
@@ -96,8 +112,37 @@ class ChargerInterface(PublishedInterface):
 
     @bus_method("d")
     def SetUserLimit(self, amps: float) -> None:
-        """The owner's maximum in whole amps (≥ 32 A removes it)."""
+        """The owner's maximum, 6–32 in whole amps (above 32 A: 32, no user limit); the
+        ``user_max_a`` setting."""
         self.actions.set_user_limit(amps)
+
+    @bus_method("a{sv}")
+    def ChangeSettings(self, changes: dict[str, Variant]) -> None:
+        """Change some of ``Settings``, all or none: an unknown name, a wrong type or value is
+        InvalidArgument "<field>: <value!r>: <rule>". Kept across restarts."""
+        self.actions.change_settings({name: (value.signature, value.value) for name, value in changes.items()})
+
+    @bus_method("s", "s")
+    def AddToken(self, uid: str, label: str) -> None:
+        """Add a card (4, 7 or 10 bytes in hex, any case, ':' '-' ' ' allowed) or relabel a known one."""
+        self.actions.add_token(uid, label)
+
+    @bus_method("s")
+    def RemoveToken(self, uid: str) -> None:
+        """InvalidArgument for a card not in the list."""
+        self.actions.remove_token(uid)
+
+    @bus_method("d")
+    def LearnToken(self, timeout_s: float) -> None:
+        """For up to ``timeout_s`` (≤ 600 s; 0 stops), the next card presented is added to
+        ``Tokens`` instead of being authorised; then TokenLearned."""
+        self.actions.learn_token(timeout_s)
+
+    @bus_method("u", returns="aa{sv}")
+    def Faults(self, limit: int) -> list[dict[str, Any]]:
+        """The newest ``limit`` faults, newest first: fault, error_code (OCPP), info, raised_at,
+        cleared_at (UNIX s; 0 while active), source (meter or charger)."""
+        return self.actions.faults(limit)
 
     @bus_method("b")
     def SetAvailable(self, available: bool) -> None:
@@ -142,6 +187,11 @@ class ChargerInterface(PublishedInterface):
     @bus_signal("usd")
     def SessionStopped(self, session_id: int, reason: str, energy_wh: float) -> list[Any]:
         return [session_id, reason, energy_wh]
+
+    @bus_signal("s")
+    def TokenLearned(self, uid: str) -> str:
+        """A card was learned (added to ``Tokens``, or already there); learning ended."""
+        return uid
 
     @bus_signal("is")
     def ReservationEnded(self, reservation_id: int, reason: str) -> list[Any]:

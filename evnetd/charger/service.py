@@ -11,10 +11,13 @@ meter it refuses to close (the meter owns PERMIT).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import logging
 import math
+import sqlite3
 import time
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -26,13 +29,24 @@ from evnetd.bus.connection import connect
 from evnetd.bus.errors import InvalidArgument, InvalidState, NotAvailable
 from evnetd.bus.names import CHARGER, METER, OCPP
 from evnetd.charger.authorization import Authorizer, AuthResult, OcppUnavailable
+from evnetd.charger.faultlog import Active, FaultLog, meter_error_code
 from evnetd.charger.interface import ChargerInterface
 from evnetd.charger.led import Brightness, led_for
 from evnetd.charger.pending import PendingStart, check_timeout, connector_status
 from evnetd.charger.rcd_gate import GateOutcome, GateState, RcdGate
 from evnetd.charger.reservation import ConnectorState, EndReason, Reservation, ReservationBook
 from evnetd.charger.sessions import Session, SessionStore
-from evnetd.charger.settings import SettingsStore
+from evnetd.charger.settings import (
+    KEEP_AWAKE,
+    SIGNATURES,
+    USER_MAX_A,
+    ChargerSettings,
+    SettingError,
+    SettingsStore,
+    apply_changes,
+    defaults,
+)
+from evnetd.charger.tokens import TokenLearning, TokenList
 from evnetd.hal import board
 from evnetd.hal.backends import ChargerHardware, open_charger_hardware
 from evnetd.hal.errors import HalError
@@ -40,7 +54,7 @@ from evnetd.iec61851.controller import SIMPLIFIED_MAX_A, Actions, ChargeControll
 from evnetd.iec61851.lock import LockCommand
 from evnetd.iec61851.pilot import PilotDetector, PilotReading, PilotReport, PilotState
 from evnetd.iec61851.proximity import Plug, Proximity, ProximityDecoder
-from evnetd.iec61851.status import ErrorCode, Fault
+from evnetd.iec61851.status import ConnectorStatus, ErrorCode, Fault
 from evnetd.limits.arbitration import Arbiter, KeepAwake, LimitError, LimitSource, PulseTiming
 from evnetd.runtime.config import Config
 from evnetd.runtime.daemon import cancel_tasks, essential, wait_event
@@ -58,8 +72,7 @@ CONNECTED = (PilotState.B, PilotState.C, PilotState.D)
 # OCPP 1.6 StopTransaction reasons a caller may give (the others are the charger's own:
 # EVDisconnected, PowerLoss, UnlockCommand)
 STOP_REASONS = ("Remote", "Local", "HardReset", "SoftReset", "Reboot", "EmergencyStop", "DeAuthorized", "Other")
-KEEP_AWAKE = {"off": KeepAwake.PAUSE, "minimum": KeepAwake.MINIMUM, "pulse": KeepAwake.PULSE}
-EXTERNAL_SOURCES = (LimitSource.OCPP, LimitSource.ENERGY, LimitSource.REMOTE)
+EXTERNAL_SOURCES = (LimitSource.OCPP, LimitSource.ENERGY, LimitSource.SITE, LimitSource.REMOTE)
 
 
 class ChargerService:
@@ -78,10 +91,16 @@ class ChargerService:
         self.arbiter.set(LimitSource.INSTALLER, c.max_current_a)
         self.authorizer = Authorizer(c.auth_mode, c.local_tokens, self._ask_ocpp)
         self.brightness = Brightness[c.led_brightness.upper()]
+        self.owner_settings: ChargerSettings = defaults(c)  # until start() reads the stored ones
+        self.tokens = TokenList.from_uids(c.local_tokens)
+        self.learning = TokenLearning()
         self.bus: MessageBus | None = None
         self.hw: ChargerHardware | None = None
         self.store: SessionStore | None = None
         self.settings: SettingsStore | None = None
+        self.fault_log: FaultLog | None = None
+        self._charger_faults: dict[str, tuple[str, str]] | None = None  # as last recorded; None: not yet
+        self._faults_from = math.inf  # monotonic: when charger faults start to count (see _note_charger_faults)
         self.session: Session | None = None
         self._session_parent = ""  # the running session's parentIdTag (from its authorisation)
         self.authorised = False
@@ -108,9 +127,14 @@ class ChargerService:
         self.store = SessionStore(general.state_dir / "sessions.db")
         self.settings = SettingsStore(general.state_dir / "charger-settings.db")
         self.available = self.settings.get("available", "1") == "1"
-        user = self.settings.get("user_limit_a", "")
-        if user:
-            self.arbiter.set(LimitSource.USER, float(user))
+        self.owner_settings = self.settings.load_settings(self.owner_settings)
+        self._apply_settings()
+        stored_tokens = self.settings.get("tokens", "")
+        if stored_tokens:
+            self.tokens = TokenList.from_json(stored_tokens)
+        self._use_tokens()
+        self.fault_log = FaultLog(general.state_dir / "charger-faults.db")
+        self._faults_from = time.monotonic() + METER_SILENT_S
         timeout = self.settings.get("connection_timeout_s", "")
         if timeout:
             self.pending.timeout_s = check_timeout(int(timeout))
@@ -132,6 +156,8 @@ class ChargerService:
         ]
 
     async def stop(self) -> None:
+        if self.bus:  # no method call may be answered once the stores below are closed
+            self.bus.unexport(CHARGER.path)
         await cancel_tasks(self._tasks + list(self._calls))
         if self.hw:
             self.hw.close()  # contactor request off, PWM back to X1, ring off
@@ -141,6 +167,8 @@ class ChargerService:
             self.store.close()
         if self.settings:
             self.settings.close()
+        if self.fault_log:
+            self.fault_log.close()
         if self.bus:
             self.bus.disconnect()
 
@@ -200,6 +228,8 @@ class ChargerService:
         )
         actions = self.controller.step(obs, now)
         self._carry_out(actions, obs)
+        if now >= self._faults_from:
+            self._note_charger_faults(actions, obs)
         self._actions = actions
 
     def _carry_out(self, actions: Actions, obs: Observation) -> None:
@@ -215,8 +245,9 @@ class ChargerService:
             waiting_for_plug=self.pending.auth is not None,
             reserved=self.reservations.current is not None and self.session is None,
         )
-        online = self._ocpp is None or bool(self._ocpp.get("Connected", False))
-        self.hw.led.show(led_for(status, online or not self.config.ocpp.url, self.brightness))
+        link = self._ocpp
+        online = link is None or bool(link.get("Connected", False)) or not link.get("Url", "")  # no CSMS set
+        self.hw.led.show(led_for(status, online, self.brightness))
         self._publish_state(status, actions, obs)
         if self.session is not None and self.store is not None:
             register = self._register_wh()
@@ -244,6 +275,9 @@ class ChargerService:
         if ended is not None:
             self._reservation_ended(ended, EndReason.EXPIRED)
         self._on_rcd_gate(self.rcd_gate.poll(now))
+        if self.learning.expire(now):
+            log.info("learning a card ended: none was presented in time")
+            self.interface.publish({"Learning": False})
 
     def _on_pilot(self, report: PilotReport) -> None:
         """Plug-in and unplug, judged on the EV's own states: F is our signal and hides it."""
@@ -375,8 +409,27 @@ class ChargerService:
                 log.error("card reader: %s", exc, extra=fields(FAULT="reader"))
                 continue
             if card is not None and card != self._card:
-                await self._on_card(card.hex().upper())
+                uid = card.hex().upper()
+                if self.learning.active(time.monotonic()):
+                    self._learn(uid)
+                else:
+                    await self._on_card(uid)
             self._card = card
+
+    def _learn(self, uid: str) -> None:
+        """LearnToken: the card joins the list (a known one keeps its label); no session."""
+        if uid not in self.tokens.uids:
+            try:
+                self._change_tokens(self.tokens.add(uid, ""))
+            except SettingError as exc:
+                log.warning("card not learned: %s", exc)
+                self._beep(3)
+                return
+        self.learning.stop()
+        log.info("card %s learned", uid)
+        self.interface.publish({"Learning": False})
+        self.interface.TokenLearned(uid)
+        self._beep(1)
 
     async def _on_card(self, uid: str) -> None:
         if self.session is not None:
@@ -420,9 +473,9 @@ class ChargerService:
             loop.call_later((2 * k + 1) * BEEP_S, self.hw.buzzer.set, False)
 
     def _offline_charge(self) -> bool:
-        """OCPP mode with no backend reachable: charge on plug-in when the installer allows it."""
+        """OCPP mode with no backend reachable: charge on plug-in when the settings allow it."""
         online = self._ocpp is not None and bool(self._ocpp.get("Connected", False))
-        return self.config.charger.auth_mode == "ocpp" and self.config.charger.offline_charge and not online
+        return self.authorizer.mode == "ocpp" and self.owner_settings.offline_charge and not online
 
     async def _ask_ocpp(self, tag: str) -> tuple[bool, str]:
         """``Ocpp1.Authorize(s) → (bs)``: accepted, parent id tag ("" if none). Asked whenever the
@@ -446,6 +499,9 @@ class ChargerService:
         else:
             self._meter.update(props)
             self._meter_heard = time.monotonic()
+            self._faults_from = min(self._faults_from, self._meter_heard)
+            if "ActiveFaults" in props:
+                self._record_faults("meter", {name: (meter_error_code(name), "") for name in props["ActiveFaults"]})
             if "RcdSelfTest" in props:
                 self._on_rcd_gate(self.rcd_gate.observe(str(props["RcdSelfTest"]), self._meter_heard))
             if "DeratingLimit" in props:
@@ -587,19 +643,108 @@ class ChargerService:
         self._wake.set()
 
     def set_user_limit(self, amps: float) -> None:
+        """The ``user_max_a`` setting; more than 32 A means none (32 A, the hardware's)."""
+        top = float(USER_MAX_A[1])
+        self.change_settings({"user_max_a": ("d", top if math.isfinite(amps) and amps > top else amps)})
+
+    def change_settings(self, changes: dict[str, tuple[str, Any]]) -> None:
+        """All or nothing: validated, stored in one transaction, then applied at once."""
         assert self.settings is not None
-        if not math.isfinite(amps) or amps < 0:
-            raise InvalidArgument(f"user limit {amps}: must be a finite number of amps ≥ 0")
-        try:
-            if amps >= 32:
-                self.arbiter.clear(LimitSource.USER)
-                self.settings.delete("user_limit_a")
-            else:
-                self.arbiter.set(LimitSource.USER, amps)
-                self.settings.set("user_limit_a", f"{amps:g}")
-        except LimitError as exc:
-            raise InvalidArgument(str(exc)) from None
+        with _refused():
+            changed = apply_changes(self.owner_settings, changes)
+        self.settings.save_settings(changed, set(changes))
+        self.owner_settings = changed
+        log.info("settings changed: %s", ", ".join(f"{name} = {getattr(changed, name)!r}" for name in changes))
+        self._apply_settings()
+
+    def _apply_settings(self) -> None:
+        """Settings take effect now: limits and the LED at the next step, the auth mode with
+        the next card or plug-in (a running session goes on)."""
+        s = self.owner_settings
+        if s.user_max_a >= USER_MAX_A[1]:
+            self.arbiter.clear(LimitSource.USER)
+        else:
+            self.arbiter.set(LimitSource.USER, s.user_max_a)
+        self.arbiter.keep_awake = KEEP_AWAKE[s.keep_awake]
+        self.authorizer.mode = s.auth_mode
+        self.brightness = Brightness[s.led_brightness.upper()]
+        values = dataclasses.asdict(s)
+        self.interface.publish({"Settings": {name: Variant(SIGNATURES[name], values[name]) for name in SIGNATURES}})
         self._wake.set()
+
+    def add_token(self, uid: str, label: str) -> None:
+        with _refused():
+            self._change_tokens(self.tokens.add(uid, label))
+
+    def remove_token(self, uid: str) -> None:
+        with _refused():
+            self._change_tokens(self.tokens.remove(uid))
+
+    def _change_tokens(self, tokens: TokenList) -> None:
+        assert self.settings is not None
+        self.settings.set("tokens", tokens.to_json())
+        self.tokens = tokens
+        self._use_tokens()
+
+    def _use_tokens(self) -> None:
+        self.authorizer.local_tokens = self.tokens.uids
+        self.interface.publish({"Tokens": [list(entry) for entry in self.tokens.entries]})
+
+    def learn_token(self, timeout_s: float) -> None:
+        with _refused():
+            self.learning.start(time.monotonic(), timeout_s)
+        learning = self.learning.until is not None
+        if learning:
+            log.info("learning the next card for %g s", timeout_s)
+        else:
+            log.info("learning a card stopped")
+        self.interface.publish({"Learning": learning})
+        self._wake.set()
+
+    def faults(self, limit: int) -> list[dict[str, Any]]:
+        assert self.fault_log is not None
+        return [
+            {
+                "fault": Variant("s", r.fault),
+                "error_code": Variant("s", r.error_code),
+                "info": Variant("s", r.info),
+                "raised_at": Variant("d", r.raised_at),
+                "cleared_at": Variant("d", r.cleared_at or 0.0),
+                "source": Variant("s", r.source),
+            }
+            for r in self.fault_log.recent(limit)
+        ]
+
+    def _note_charger_faults(self, actions: Actions, obs: Observation) -> None:
+        """The charger's own fault for the history. The controller reports one fault, the
+        first by its order; when that is the meter's (recorded from ``ActiveFaults``), the
+        charger's are unknown and stay as they were rather than being taken for cleared.
+        Called once the meter was heard or could have been: a meter that is still starting
+        is no "meter silent" fault."""
+        error = actions.error
+        if actions.status is not ConnectorStatus.FAULTED:
+            active: dict[str, tuple[str, str]] = {}
+        elif error != obs.meter_fault:
+            active = {error.info or error.code.value: (error.code.value, error.info)}
+        else:
+            return
+        if active != self._charger_faults:
+            self._charger_faults = active
+            self._record_faults("charger", active)
+
+    def _record_faults(self, source: str, active: Active) -> None:
+        """Into the history; a history that cannot be written must not stop charge control."""
+        assert self.fault_log is not None
+        try:
+            raised, cleared = self.fault_log.update(source, active, time.time())
+        except sqlite3.Error as exc:
+            log.error("fault history not written: %s", exc, extra=fields(FAULT="fault-history"))
+            return
+        if source == "charger":  # the meter journals its own
+            for name in raised:
+                log.error("fault %s (%s)", name, active[name][0], extra=fields(FAULT=name))
+            for name in cleared:
+                log.info("fault %s cleared", name, extra=fields(FAULT=name))
 
     def set_available(self, available: bool) -> None:
         assert self.settings is not None
@@ -673,6 +818,15 @@ class ChargerService:
             raise InvalidArgument(str(exc)) from None
         self.settings.set("connection_timeout_s", str(seconds))
         self._wake.set()
+
+
+@contextlib.contextmanager
+def _refused() -> Iterator[None]:
+    """A value that breaks a rule is the caller's error: InvalidArgument with the rule's text."""
+    try:
+        yield
+    except SettingError as exc:
+        raise InvalidArgument(str(exc)) from None
 
 
 def _or_none(value: int | None) -> int:

@@ -1,7 +1,8 @@
 """``org.evnet.Ocpp1``: the link to the CSMS as others on the bus see it.
 
 The charger asks it to authorise cards; evnetctl reads the link state and the queue, and
-reads or sets OCPP configuration keys locally (an installer without a CSMS at hand).
+reads or sets OCPP configuration keys locally (an installer without a CSMS at hand); the web
+client sets where it connects and installs root certificates.
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ class OcppActions(Protocol):
     def get_configuration(self, keys: list[str]) -> list[list[Any]]: ...
 
     def change_configuration(self, key: str, value: str) -> str: ...
+
+    def set_connection(self, url: str, charge_point_id: str) -> None: ...
+
+    def install_certificate(self, certificate_type: str, pem: str) -> str: ...
 
 
 class OcppInterface(PublishedInterface):
@@ -50,3 +55,15 @@ class OcppInterface(PublishedInterface):
     def ChangeConfiguration(self, key: str, value: str) -> str:
         """As a CSMS would: Accepted, Rejected, RebootRequired or NotSupported."""
         return self.actions.change_configuration(key, value)
+
+    @bus_method("s", "s")
+    def SetConnection(self, url: str, charge_point_id: str) -> None:
+        """The CSMS endpoint (ws:// or wss://, without the id; empty: offline) and our id
+        (^[A-Za-z0-9._-]{1,48}$): kept over the config file, applied by reconnecting at once."""
+        self.actions.set_connection(url, charge_point_id)
+
+    @bus_method("s", "s", returns="s")
+    def InstallCertificate(self, certificate_type: str, pem: str) -> str:
+        """CentralSystemRootCertificate or ManufacturerRootCertificate; Accepted, Rejected or
+        Failed as the OCPP message answers."""
+        return self.actions.install_certificate(certificate_type, pem)

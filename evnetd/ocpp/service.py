@@ -37,14 +37,16 @@ from evnetd.bus.client import unwrap, watch_service
 from evnetd.bus.connection import connect
 from evnetd.bus.errors import InvalidArgument, NotAvailable
 from evnetd.bus.names import CHARGER, METER, OCPP
+from evnetd.charger.settings import SettingError
 from evnetd.ocpp.authorization import authorize
 from evnetd.ocpp.authstore import AuthStore, IdTagInfo
-from evnetd.ocpp.certificates import CertificateStore, MissingCertificate
+from evnetd.ocpp.certificates import CENTRAL_SYSTEM_ROOT, MANUFACTURER_ROOT, CertificateStore, MissingCertificate
 from evnetd.ocpp.chargepoint import EvnetChargePoint, LinkLost
 from evnetd.ocpp.connection import Backoff, ConnectError, Endpoint, open_websocket
 from evnetd.ocpp.firmware import FirmwareSetup, FirmwareUpdater, clear_pending_after_reboot, pending_after_reboot
 from evnetd.ocpp.interface import OcppInterface
 from evnetd.ocpp.keys import ChangeStatus, ConfigurationKeys
+from evnetd.ocpp.link_settings import LinkSettings, LinkStore, check_link
 from evnetd.ocpp.logs import LogSetup, LogUploader
 from evnetd.ocpp.metervalues import REGISTER, MeterSampler, Reading, meter_value
 from evnetd.ocpp.notifications import ConnectorStatus, Notification, StatusReporter
@@ -101,6 +103,8 @@ class OcppService:
     async def start(self) -> None:
         state = self.config.general.state_dir
         self.keys = ConfigurationKeys(state / "ocpp-keys.db", initial=self.config.ocpp.keys)
+        self.link_store = LinkStore(state / "ocpp-link.db")
+        self.link = self.link_store.load(LinkSettings(self.config.ocpp.url, self.config.general.charge_point_id))
         self.queue = MessageQueue(state / "ocpp-queue.db")
         self.auth = AuthStore(state / "ocpp-auth.db")
         self.profiles = ProfileStore(state / "ocpp-profiles.db")
@@ -121,7 +125,7 @@ class OcppService:
         self.logs = LogUploader(
             LogSetup(
                 spool_dir=state / "spool",
-                file_prefix=self.config.general.charge_point_id,
+                file_prefix=self.link.charge_point_id,
                 security_log=self.security_log,
                 status_snapshot=self._snapshot,
             )
@@ -130,8 +134,7 @@ class OcppService:
         self.bus.export(OCPP.path, self.interface)
         await self.bus.request_name(OCPP.bus_name)
         self.interface.publish({
-            "Url": self.config.ocpp.url, "ChargePointId": self.config.general.charge_point_id,
-            "QueueLength": len(self.queue),
+            "Url": self.link.url, "ChargePointId": self.link.charge_point_id, "QueueLength": len(self.queue),
         })  # fmt: skip
         await watch_service(self.bus, CHARGER, self._charger_changed)
         await watch_service(self.bus, METER, self._meter_changed)
@@ -150,7 +153,7 @@ class OcppService:
         if self.cp is not None:
             with contextlib.suppress(Exception):
                 await self.cp.close()
-        for store in ("queue", "keys", "auth", "profiles"):
+        for store in ("queue", "keys", "auth", "profiles", "link_store"):
             if hasattr(self, store):
                 getattr(self, store).close()
         if self.bus:
@@ -171,8 +174,8 @@ class OcppService:
     # --- the websocket ----------------------------------------------------------------------
     def endpoint(self) -> Endpoint:
         return Endpoint(
-            self.config.ocpp.url,
-            self.config.general.charge_point_id,
+            self.link.url,
+            self.link.charge_point_id,
             self.keys.integer("SecurityProfile"),
             self.config.ocpp.authorization_key if not self._stored_key() else self._stored_key(),
         )
@@ -199,12 +202,17 @@ class OcppService:
         return self.keys.text("AuthorizationKey")
 
     async def _connection_loop(self) -> None:
+        """Connect, and again after each loss or ``request_reconnect``: a request made while an
+        attempt is under way is kept for the next round (the event is cleared only here)."""
         backoff = Backoff(self.config.ocpp.reconnect_min_s, self.config.ocpp.reconnect_max_s)
-        if not self.config.ocpp.url:
-            log.info("no CSMS configured: the charger runs offline")
-            await asyncio.Event().wait()
         while True:
+            self._reconnect.clear()
             endpoint = self.endpoint()
+            if not endpoint.url:
+                log.info("no CSMS configured: the charger runs offline")
+                await self._reconnect.wait()  # SetConnection
+                backoff.reset()
+                continue
             try:
                 ws = await open_websocket(endpoint, self._tls(endpoint), self.keys.integer("WebSocketPingInterval"))
             except (ConnectError, MissingCertificate) as exc:
@@ -214,14 +222,10 @@ class OcppService:
                 delay = backoff.next()
                 log.warning("CSMS unreachable (%s); next attempt in %.1f s", exc, delay)
                 self.interface.publish({"LastError": str(exc)})
-                await self._sleep_or_reconnect(delay)
+                await wait_event(self._reconnect, delay)
                 continue
             backoff.reset()
             await self._run_connection(ws, endpoint)
-
-    async def _sleep_or_reconnect(self, delay: float) -> None:
-        self._reconnect.clear()
-        await wait_event(self._reconnect, delay)
 
     async def _run_connection(self, ws: Any, endpoint: Endpoint) -> None:
         cp = EvnetChargePoint(endpoint.charge_point_id, ws, self, self.keys.integer("MessageTimeout"))
@@ -232,7 +236,6 @@ class OcppService:
         reader = asyncio.ensure_future(cp.start())
         helpers = [asyncio.ensure_future(self._register(cp)), asyncio.ensure_future(self._heartbeat(cp))]
         reconnect = asyncio.ensure_future(self._reconnect.wait())
-        self._reconnect.clear()
         try:
             await asyncio.wait([reader, reconnect], return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -277,8 +280,8 @@ class OcppService:
         return call.BootNotification(
             charge_point_vendor=o.vendor,
             charge_point_model=o.model,
-            charge_point_serial_number=self.config.general.charge_point_id,
-            charge_box_serial_number=self.config.general.charge_point_id,
+            charge_point_serial_number=self.link.charge_point_id,
+            charge_box_serial_number=self.link.charge_point_id,
             firmware_version=_version(),
         )
 
@@ -309,7 +312,8 @@ class OcppService:
         self._pump_wake.set()
 
     def request_reconnect(self) -> None:
-        """After a new AuthorizationKey or SecurityProfile: reconnect with it (once the .conf went out)."""
+        """After a new AuthorizationKey or SecurityProfile (once the .conf went out) or SetConnection:
+        reconnect with it."""
         self._reconnect.set()
 
     def _wake_all(self) -> None:
@@ -729,7 +733,7 @@ class OcppService:
             return "no CentralSystemRootCertificate"
         if profile == 3 and not self.certificates.has_charge_point_certificate():
             return "no charge point certificate"
-        if profile >= 2 and not self.config.ocpp.url.startswith("wss://"):
+        if profile >= 2 and not self.link.url.startswith("wss://"):
             return "the CSMS URL is not wss://"
         return ""
 
@@ -742,6 +746,34 @@ class OcppService:
         elif key == "ConnectionTimeOut":
             self._background(self._charger_call("SetConnectionTimeout", "u", [self.keys.integer("ConnectionTimeOut")]))
         self._wake_all()
+
+    def set_connection(self, url: str, charge_point_id: str) -> None:
+        """Where to connect and as whom, over the config file from now on; reconnects at once
+        (a new CSMS or identity registers anew with a BootNotification)."""
+        try:
+            link = check_link(url, charge_point_id, self.keys.integer("SecurityProfile"))
+        except SettingError as exc:
+            raise InvalidArgument(str(exc)) from None
+        self.link_store.save(link)
+        if link != self.link:
+            self.link = link
+            self.accepted = False
+            self.interface.publish({"Url": link.url, "ChargePointId": link.charge_point_id, "Registration": ""})
+        log.info("CSMS connection set: %s as %s", link.url or "offline", link.charge_point_id)
+        self.interface.publish({"LastError": ""})
+        self.request_reconnect()
+
+    def install_certificate(self, certificate_type: str, pem: str) -> str:
+        """InstallCertificate from the web client or evnetctl: the CSMS's rules and answer."""
+        if certificate_type not in (CENTRAL_SYSTEM_ROOT, MANUFACTURER_ROOT):
+            raise InvalidArgument(f"certificate_type: {certificate_type!r}: must be {CENTRAL_SYSTEM_ROOT} "
+                                  f"or {MANUFACTURER_ROOT}")  # fmt: skip
+        outcome = self.certificates.install(
+            certificate_type, pem, max_length=self.keys.integer("CertificateStoreMaxLength")
+        )
+        if outcome.security_event:
+            self.security_event(outcome.security_event, f"InstallCertificate {certificate_type} (local)")
+        return str(outcome.status)
 
     def _smart_settings(self) -> SmartChargingSettings:
         k = self.keys

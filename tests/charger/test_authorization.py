@@ -23,8 +23,10 @@ async def with_parent(tag: str) -> tuple[bool, str]:
     ("mode", "ask", "tag", "accepted", "source"),
     [
         ("free", accept, "zz", True, AuthSource.FREE),
-        ("local", accept, "04a1b2c3", True, AuthSource.LOCAL),
-        ("local", accept, "DEADBEEF", False, AuthSource.LOCAL),
+        ("rfid", accept, "04a1b2c3", True, AuthSource.LOCAL),
+        ("rfid", accept, "DEADBEEF", False, AuthSource.LOCAL),
+        ("app", accept, "04A1B2C3", False, AuthSource.APP),  # cards do not start sessions, known or not
+        ("app", offline, "AA", False, AuthSource.APP),
         ("ocpp", accept, "aa", True, AuthSource.OCPP),
         ("ocpp", accept, "BB", False, AuthSource.OCPP),
         ("ocpp", offline, "04A1B2C3", True, AuthSource.OFFLINE),
@@ -42,9 +44,22 @@ async def test_offline_unknown_cards_only_when_allowed() -> None:
     assert result.accepted and result.source is AuthSource.OFFLINE
 
 
-def test_unknown_mode_is_refused() -> None:
-    with pytest.raises(ValueError, match="auth mode 'card'"):
-        Authorizer("card", [], accept)
+@pytest.mark.parametrize("mode", ["card", "local", ""])
+def test_unknown_mode_is_refused(mode: str) -> None:
+    with pytest.raises(ValueError, match=f"auth mode {mode!r}: must be one of free, rfid, app, ocpp"):
+        Authorizer(mode, [], accept)
+    authorizer = Authorizer("free", [], accept)
+    with pytest.raises(ValueError):
+        authorizer.mode = mode
+    assert authorizer.mode == "free"
+
+
+async def test_mode_and_tokens_change_at_runtime() -> None:
+    authorizer = Authorizer("free", [], accept)
+    authorizer.mode = "rfid"
+    assert not (await authorizer.authorize("04a1b2c3")).accepted
+    authorizer.local_tokens = ["04a1b2c3"]
+    assert (await authorizer.authorize("04A1B2C3")).accepted
 
 
 async def test_the_csms_parent_id_tag_is_kept() -> None:
@@ -53,6 +68,6 @@ async def test_the_csms_parent_id_tag_is_kept() -> None:
 
 
 async def test_no_parent_from_the_local_list_or_offline() -> None:
-    local = await Authorizer("local", ["04A1B2C3"], with_parent).authorize("04a1b2c3")
+    local = await Authorizer("rfid", ["04A1B2C3"], with_parent).authorize("04a1b2c3")
     unknown_offline = await Authorizer("ocpp", ["04A1B2C3"], offline).authorize("04A1B2C3")
     assert local.parent_id_tag == "" and unknown_offline.parent_id_tag == ""

@@ -127,7 +127,7 @@ class Stack:
 
 LOCAL = f"""
 [charger]
-auth_mode = "local"
+auth_mode = "rfid"
 local_tokens = ["{CARD}", "{OTHER}"]
 """
 

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.integration
 CARD = "04A1B2C3"
 CONFIG = f"""
 [charger]
-auth_mode = "local"
+auth_mode = "rfid"
 local_tokens = ["{CARD.lower()}"]
 """
 
