@@ -33,6 +33,11 @@ SERVICES: dict[str, ServiceEntry] = {
                      "the charge-control service"),
         ServiceEntry("ocpp", "evnet-ocpp", "evnetd.ocpp.service:OcppService",
                      "the OCPP 1.6J uplink"),
+        ServiceEntry("energy", "evnet-energy", "evnetd.energy.service:EnergyService",
+                     "energy management (site fuse, solar, schedules, CAN sharing)"),
+        ServiceEntry("web", "evnet-web", "evnetd.web.service:WebService",
+                     "the web client and app API"),
     )
 }  # fmt: skip
-SIMULATED_STACK = tuple(SERVICES)
+SIMULATED_STACK = tuple(name for name in SERVICES if name != "web")
+"""What `evnetd sim` always runs, in start order; the web service only with ``--web``."""

@@ -29,6 +29,8 @@ _FIELDS: dict[str, tuple[str, str]] = {
     "ocpp_connected": ("ocpp", "Connected"),
     "ocpp_registration": ("ocpp", "Registration"),
     "ocpp_queue": ("ocpp", "QueueLength"),
+    "energy_mode": ("energy", "Mode"),
+    "energy_reason": ("energy", "Reason"),
 }
 
 

@@ -33,7 +33,7 @@ import random
 from dataclasses import dataclass
 
 from evnetd.energy.decision import duration_text
-from evnetd.protection.timing import reached
+from evnetd.timing import reached
 
 MAX_RANDOM_DELAY_S = 600.0
 _HORIZON_DAYS = 8  # a weekly schedule that does not change within a week never changes

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 from evnetd.energy.decision import Decision, amps_text, duration_text
 from evnetd.iec61851.duty import MIN_CURRENT_A
-from evnetd.protection.timing import reached
+from evnetd.timing import reached
 
 
 class SolarMode(enum.Enum):

@@ -23,10 +23,13 @@ lapses we do not know what that source would say now, so:
   plugged EV: they take no expiry.
 
 Below 6 A no current can be signalled: the answer is a pause (``offered_a`` None). The
-keep-awake modes apply only when energy management is what pushes below 6 A and every
-other limit allows 6 A: they trade some grid import for a session that does not fall
-asleep, which is a choice about surplus, never about protection, a person's cap or the
-CSMS's. MINIMUM holds 6 A for as long as that lasts. PULSE pauses, but offers 6 A for
+keep-awake modes apply only when energy management's choices (``ENERGY``: solar surplus,
+schedule) are what push below 6 A and every other limit allows 6 A: they trade some grid
+import for a session that does not fall asleep, which is a choice about surplus, never
+about protection, a person's cap or the CSMS's. That is why energy management sends its
+protective caps, the main fuse and the CAN sharing group's allocation, as a source of their
+own (``SITE``): 6 A held against them would overload the fuse or take current the group
+never allotted. MINIMUM holds 6 A for as long as that lasts. PULSE pauses, but offers 6 A for
 ``on_s`` at the end of every ``period_s`` (default 60 s every 15 min): far less import
 than MINIMUM, and an EV that is woken before its own sleep timer gives up. The cycle
 starts with the pause (the EV was drawing current just before, a burst then would add
@@ -59,12 +62,13 @@ class LimitSource(enum.Enum):
     VEHICLE = "vehicle"  # what the EV itself may draw (simplified pilot: 10 A)
     THERMAL = "thermal"  # derating 72–78 °C from the meter
     OCPP = "ocpp"  # composite charging schedule
-    ENERGY = "energy"  # site CT clamp, solar surplus, schedules, CAN sharing
+    ENERGY = "energy"  # energy management's choices: solar surplus, schedules
+    SITE = "site"  # energy management's protection: main fuse (site CT clamp), CAN sharing group
     REMOTE = "remote"  # an operator's temporary limit (`evnetctl limit`, web)
 
 
 _FIXED = frozenset({LimitSource.HARDWARE, LimitSource.INSTALLER, LimitSource.CABLE, LimitSource.VEHICLE})
-_FAILSAFE = frozenset({LimitSource.THERMAL, LimitSource.OCPP, LimitSource.ENERGY})
+_FAILSAFE = frozenset({LimitSource.THERMAL, LimitSource.OCPP, LimitSource.ENERGY, LimitSource.SITE})
 _ORDER = {source: index for index, source in enumerate(LimitSource)}
 
 

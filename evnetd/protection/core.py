@@ -27,7 +27,7 @@ from evnetd.protection.config import DEFAULT_PROTECTION_CONFIG, ProtectionConfig
 from evnetd.protection.faults import PRIORITY, EventKind, Fault, ProtectionEvent
 from evnetd.protection.rcd_selftest import RcdSelfTest, SelfTestOutcome, SelfTestStatus
 from evnetd.protection.thermal import derating_limit_a
-from evnetd.protection.timing import reached
+from evnetd.timing import reached
 
 
 @dataclass(frozen=True, slots=True)

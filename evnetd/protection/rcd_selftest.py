@@ -16,7 +16,7 @@ import enum
 from dataclasses import dataclass
 
 from evnetd.protection.config import ProtectionConfig
-from evnetd.protection.timing import reached
+from evnetd.timing import reached
 
 
 class SelfTestStatus(enum.Enum):

@@ -59,7 +59,7 @@ class HardwareConfig(_Section):
     i2c_bus: Annotated[int, Field(ge=0)] = 1
     pwm_chip: Annotated[int, Field(ge=0)] = 0
     pwm_channel: Annotated[int, Field(ge=0)] = 0
-    can_channel: str = "can0"
+    can_channel: str = "can0"  # board "sim": a directory the simulated chargers of one site share
 
 
 class ChargerConfig(_Section):
@@ -69,7 +69,10 @@ class ChargerConfig(_Section):
     tethered: bool = False
     tethered_cable_a: Literal[13, 20, 32] = 32
     allow_state_d: bool = False
-    auth_mode: Literal["free", "local", "ocpp"] = "free"
+    # who may charge: anyone ("free"), cards in the token list ("rfid"), only a start from the
+    # app, web client or evnetctl ("app"), or the CSMS ("ocpp"); changeable at runtime
+    auth_mode: Literal["free", "rfid", "app", "ocpp"] = "free"
+    # card UIDs (4, 7 or 10 bytes in hex): the token list at first start, then kept in the charger's state
     local_tokens: list[Annotated[str, Field(min_length=1, max_length=20)]] = []
     # below 6 A from energy management: pause ("off"), hold 6 A ("minimum"), or 6 A bursts
     # of pulse_on_s every pulse_period_s ("pulse")
@@ -78,6 +81,7 @@ class ChargerConfig(_Section):
     pulse_period_s: Annotated[float, Field(ge=60, le=7200)] = 900.0
     offline_charge: bool = True  # auth_mode "ocpp" with no backend reachable: charge on plug-in
     led_brightness: Literal["low", "medium", "high"] = "high"
+    station_name: str = "EVNET charger"  # shown by the web client and the app; changeable at runtime
     # OCPP ConnectionTimeOut: how long an authorisation given before the plug waits for it
     connection_timeout_s: Annotated[int, Field(ge=1, le=3600)] = 60
     # ask the meter for an RCD self-test at each session start; no energy until it passed
@@ -85,6 +89,20 @@ class ChargerConfig(_Section):
     # an EV going A → C without B (simplified pilot) gets at most 10 A; off by default: the
     # EV itself must keep to 10 A, and an EV that shows B for < 200 ms would be capped too
     simplified_pilot_limit: bool = False
+
+    @field_validator("local_tokens")
+    @classmethod
+    def _card_uids(cls, value: list[str]) -> list[str]:
+        from evnetd.charger.tokens import normalise_uid
+
+        return [normalise_uid(uid) for uid in value]  # raises ValueError naming the rule
+
+    @field_validator("station_name")
+    @classmethod
+    def _station_name(cls, value: str) -> str:
+        from evnetd.charger.settings import check_station_name
+
+        return check_station_name(value)  # the rule ChangeSettings applies
 
     @model_validator(mode="after")
     def _pulse_fits_period(self) -> ChargerConfig:
@@ -144,6 +162,61 @@ class OcppConfig(_Section):
         return value
 
 
+class EnergyConfig(_Section):
+    """Energy management: main fuse (site CT clamp), solar surplus, schedules, CAN sharing.
+
+    The first group is what the owner may change at runtime (web client, ``evnetctl energy
+    set``); these values are the defaults until then. The rest is the installer's.
+    """
+
+    mode: Literal["normal", "solar", "solar-min"] = "normal"
+    main_fuse_a: float = 40.0
+    margin_a: float = 2.0
+    safe_current_a: float = 6.0  # site data stale: this (0 = pause)
+    solar_start_delay_s: float = 60.0
+    solar_stop_delay_s: float = 300.0
+    windows: list[str] = []  # "Mo-Fr 07:00-22:00 block": first match wins
+    default: Literal["allow", "block"] = "allow"  # outside every window
+    cheap: list[str] = []  # cheap-tariff periods, "daily 00:30-04:30"
+    cheap_only: bool = False  # charge from the grid only in a cheap period
+    random_delay_max_s: float = 0.0  # UK default-mode randomised delay, at most 600 s
+    sharing: bool = False  # share group_limit_a with the other chargers on the CAN bus
+    # installer
+    site_ct: bool = True  # a CT clamp on the incoming supply is fitted
+    stale_after_s: Annotated[float, Field(ge=1, le=120)] = 10.0
+    raise_delay_s: Annotated[float, Field(ge=0, le=600)] = 5.0
+    solar_start_surplus_a: Annotated[float, Field(ge=6, le=32)] = 6.0
+    solar_import_allowance_a: Annotated[float, Field(ge=0, le=20)] = 0.0
+    solar_min_on_s: Annotated[float, Field(ge=0, le=3600)] = 300.0
+    solar_min_off_s: Annotated[float, Field(ge=0, le=3600)] = 300.0
+    sharing_node: Annotated[int, Field(ge=1, le=15)] = 1
+    sharing_group_limit_a: Annotated[float, Field(ge=6, le=400)] = 32.0
+    sharing_fallback_a: Annotated[float, Field(ge=0, le=32)] = 6.0
+    sharing_peer_timeout_s: Annotated[float, Field(ge=1, le=60)] = 3.5
+
+    @model_validator(mode="after")
+    def _owner_rules(self) -> EnergyConfig:
+        from evnetd.energy.settings import SettingError, from_config
+
+        try:
+            from_config(self)  # the rules the web client and D-Bus apply too
+        except SettingError as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
+
+class WebConfig(_Section):
+    """The web client and app API (evnet-web)."""
+
+    host: str = ""  # the address to listen on; empty: every address
+    port: Annotated[int, Field(ge=0, le=65535)] = 443  # 0: any free port (tests)
+    tls: bool = True  # HTTPS with the per-device self-signed certificate; false only on a trusted network
+    pin: Annotated[str, Field(pattern=r"^([0-9]{6,12})?$")] = ""  # empty: the per-device PIN (state_dir/web/pin)
+    login_attempts: Annotated[int, Field(ge=1, le=100)] = 5  # wrong PINs from one address within the window
+    login_window_s: Annotated[float, Field(ge=1, le=86400)] = 300.0
+    session_max_age_s: Annotated[float, Field(ge=60, le=2_678_400)] = 604_800.0  # a login lasts a week
+
+
 class SimConfig(_Section):
     """Starting conditions of the simulated plant."""
 
@@ -196,8 +269,10 @@ class Config(_Section):
     charger: ChargerConfig = ChargerConfig()
     protection: ProtectionConfig = ProtectionConfig()
     ocpp: OcppConfig = OcppConfig()
+    energy: EnergyConfig = EnergyConfig()
     sim: SimConfig = SimConfig()
     calibration: CalibrationConfig = CalibrationConfig()
+    web: WebConfig = WebConfig()
 
 
 class ConfigError(Exception):

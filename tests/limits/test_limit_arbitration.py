@@ -146,6 +146,8 @@ def test_only_expiring_safety_sources_take_a_fallback(source: LimitSource) -> No
         (KeepAwake.MINIMUM, {ENERGY: 0.0}, 6.0),
         (KeepAwake.MINIMUM, {ENERGY: 4.0, THERM: 5.0}, None),  # protection says no
         (KeepAwake.MINIMUM, {ENERGY: 4.0, USER: 5.0}, None),  # a person's cap says no
+        (KeepAwake.MINIMUM, {LimitSource.SITE: 0.0}, None),  # the main fuse or the sharing group says no
+        (KeepAwake.MINIMUM, {ENERGY: 0.0, LimitSource.SITE: 4.0}, None),
         (KeepAwake.MINIMUM, {OCPP: 0.0}, None),  # the CSMS's 0 A means stop
         (KeepAwake.MINIMUM, {USER: 3.0}, None),
         (KeepAwake.MINIMUM, {ENERGY: 4.0, OCPP: 6.0}, 6.0),
