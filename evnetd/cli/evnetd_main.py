@@ -26,8 +26,15 @@ def _parser() -> argparse.ArgumentParser:
         _common(p)
     sim = sub.add_parser("sim", help="run every service on the simulated board")
     _common(sim)
-    sim.add_argument("--web", metavar="HOST:PORT", help="web client address")
     return parser
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[v6]:PORT`` for IPv6; an empty HOST is every address)."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or int(port) > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be HOST:PORT with a port 0-65535")
+    return host.removeprefix("[").removesuffix("]"), int(port)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -36,6 +43,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--state-dir", type=Path, help="where state is kept")
     p.add_argument("--csms", metavar="URL", help="OCPP CSMS websocket URL (overrides ocpp.url)")
     p.add_argument("--id", dest="charge_point_id", metavar="ID", help="charge point id (overrides the config)")
+    p.add_argument("--web", type=_host_port, metavar="HOST:PORT",
+                   help="web client address (overrides web.host/web.port; `sim`: run the web service)")  # fmt: skip
 
 
 def effective_config(args: argparse.Namespace) -> Config:
@@ -43,7 +52,8 @@ def effective_config(args: argparse.Namespace) -> Config:
     general = {k: v for k, v in (("bus_address", args.bus), ("state_dir", args.state_dir),
                                  ("charge_point_id", args.charge_point_id)) if v is not None}  # fmt: skip
     ocpp = {"url": args.csms} if args.csms is not None else {}
-    return load_config(args.config, {"general": general, "ocpp": ocpp})
+    web = {"host": args.web[0], "port": args.web[1]} if args.web is not None else {}
+    return load_config(args.config, {"general": general, "ocpp": ocpp, "web": web})
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,9 +21,10 @@ from pathlib import Path
 
 from evnetd.runtime.config import Config
 from evnetd.services import SIMULATED_STACK
-from evnetd.sim.processes import ServiceProcess, die_with_parent
+from evnetd.sim.processes import LogCopy, ServiceProcess, die_with_parent
 
 READY_TIMEOUT_S = 30.0
+SIM_LOG = "sim.log"  # in the state dir: every service's log lines of this run (the simulation's journal)
 RESTART_DELAY_S = 0.5
 
 BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
@@ -73,7 +74,7 @@ class Launcher:
         self.restart_at: dict[str, float] = {}
         self.bus: subprocess.Popen[bytes] | None = None
         self.stopping = False
-
+        self.log: LogCopy | None = None
 
     def run(self) -> int:
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -83,14 +84,16 @@ class Launcher:
             self.bus, address = start_bus(self.runtime)
             (self.state_dir / "bus").write_text(address + "\n")
             print(f"EVNET_BUS={address}", flush=True)
+            self.log = LogCopy(self.state_dir / SIM_LOG)
             # the plant is the board: it must be there before the daemons open their hardware
-            plant, *others = SIMULATED_STACK
-            self.children = [ServiceProcess(plant, address, self.state_dir, self.args.config)]
+            plant, *others = SIMULATED_STACK + (("web",) if self.args.web else ())
+            self.children = [ServiceProcess(plant, address, self.state_dir, self.args.config, log=self.log)]
             self.children[0].wait_ready(READY_TIMEOUT_S)
             self.children += [
-                ServiceProcess(name, address, self.state_dir, self.args.config, extra_args=self._overrides())
+                ServiceProcess(name, address, self.state_dir, self.args.config, extra_args=self._overrides(),
+                               log=self.log)
                 for name in others
-            ]
+            ]  # fmt: skip
             return self._supervise()
         except RuntimeError as exc:
             print(f"evnetd sim: {exc}", file=sys.stderr)
@@ -99,13 +102,24 @@ class Launcher:
             self._stop_all()
 
     def _overrides(self) -> list[str]:
-        """`--csms`/`--id` of `evnetd sim`, handed to every daemon (the OCPP one uses them)."""
+        """`--csms`/`--id`/`--web` of `evnetd sim`, handed to every daemon (the OCPP and web ones use them)."""
         out = []
         if self.args.csms:
             out += ["--csms", self.args.csms]
         if self.args.charge_point_id:
             out += ["--id", self.args.charge_point_id]
+        if self.args.web:
+            host, port = self.args.web
+            out += ["--web", f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
         return out
+
+    def _announce_web(self) -> None:
+        """WEB=<url> and WEB_PIN=<pin>: where the web service listens (it writes the URL once
+        bound, so port 0 works) and how to log in."""
+        web_dir = self.state_dir / "web"
+        pin = self.config.web.pin or (web_dir / "pin").read_text().strip()
+        print(f"WEB={(web_dir / 'url').read_text().strip()}", flush=True)
+        print(f"WEB_PIN={pin}", flush=True)
 
     def _on_signal(self, signum: int, frame: object) -> None:
         self.stopping = True
@@ -120,6 +134,8 @@ class Launcher:
             for key, _ in selector.select(timeout=0.1):
                 key.data.read_notify()
             if not announced and all(c.ready for c in self.children):
+                if self.args.web:
+                    self._announce_web()
                 print("READY", flush=True)
                 announced = True
             if not announced and time.monotonic() - started > READY_TIMEOUT_S:
@@ -156,6 +172,8 @@ class Launcher:
         if self.bus and self.bus.poll() is None:
             self.bus.terminate()
             self.bus.wait()
+        if self.log:
+            self.log.close()
         shutil.rmtree(self.runtime, ignore_errors=True)
 
 

@@ -6,6 +6,7 @@ the part systemd plays on the charger (Type=notify).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
@@ -13,8 +14,10 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
+from typing import IO
 
 _PR_SET_PDEATHSIG = 1
 
@@ -25,12 +28,41 @@ def die_with_parent() -> None:
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
+class LogCopy:
+    """The children's stderr, copied line by line to our stderr and to a log file.
+
+    `evnetd sim` has no journal: this file is where the web client's journal view reads the
+    stack's log. Whole lines under one lock, so lines of two services never interleave.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._file = path.open("wb", buffering=0)  # this run's log only
+        self._lock = threading.Lock()
+
+    def follow(self, stream: IO[bytes]) -> None:
+        threading.Thread(target=self._copy, args=(stream,), daemon=True, name="log-copy").start()
+
+    def _copy(self, stream: IO[bytes]) -> None:
+        with stream:
+            for line in stream:
+                with self._lock, contextlib.suppress(OSError, ValueError):  # our stderr or the file closed
+                    self._file.write(line)
+                    sys.stderr.buffer.write(line)
+                    sys.stderr.buffer.flush()
+
+    def close(self) -> None:
+        with self._lock:
+            self._file.close()
+
+
 class ServiceProcess:
     """One `evnetd <service>` process with its notify socket."""
 
     def __init__(self, name: str, bus: str, state_dir: Path, config: Path | None = None,
-                 extra_env: dict[str, str] | None = None, extra_args: list[str] | None = None) -> None:  # fmt: skip
+                 extra_env: dict[str, str] | None = None, extra_args: list[str] | None = None,
+                 log: LogCopy | None = None) -> None:  # fmt: skip
         self.name = name
+        self._log = log
         self._dir = Path(tempfile.mkdtemp(prefix="evnet-notify-"))
         self._notify_path = self._dir / "notify"
         self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
@@ -46,7 +78,11 @@ class ServiceProcess:
 
     def _spawn(self) -> subprocess.Popen[bytes]:
         self.ready = False
-        return subprocess.Popen(self.argv, env=self.env, preexec_fn=die_with_parent)
+        stderr = subprocess.PIPE if self._log else None
+        process = subprocess.Popen(self.argv, env=self.env, stderr=stderr, preexec_fn=die_with_parent)
+        if self._log and process.stderr is not None:
+            self._log.follow(process.stderr)
+        return process
 
     def respawn(self) -> None:
         self.process = self._spawn()
