@@ -250,6 +250,7 @@ prop() { ct systemctl show -p "$2" --value "$1"; }   # prop UNIT PROPERTY
 unit_up() { [ "$(prop "$1" ActiveState)" = active ] && [ "$(prop "$1" SubState)" = running ]; }
 all_up() { local u; for u in $TARGET_UNITS; do unit_up "$u" || return 1; done; }
 restarted() { local pid; pid=$(prop "$1" MainPID); [ "$pid" != 0 ] && [ "$pid" != "$2" ] && unit_up "$1"; }
+unit_user() { case "$1" in evnet-web.service) echo evnet-web ;; *) echo evnet ;; esac; }   # User= expected
 
 show_units() {
     local u
@@ -261,6 +262,12 @@ show_units() {
 
 charging_summary() {
     python3 -c 'import json, sys; s = json.load(sys.stdin); print(" ".join("%s=%s" % (k, s.get(k)) for k in ("status", "pilot", "contactor_closed", "current_a", "session")))'
+}
+energy_mode() { as_user bob evnetctl energy --json | python3 -c 'import json, sys; print(json.load(sys.stdin)["Mode"])'; }
+charger_limits() { as_user bob busctl get-property org.evnet.Charger1 /org/evnet/Charger1 org.evnet.Charger1 Limits; }
+energy_limit() {  # the charger's limit from source "energy"; fails while there is none
+    as_user bob busctl --json=short get-property org.evnet.Charger1 /org/evnet/Charger1 org.evnet.Charger1 Limits \
+        | python3 -c 'import json, sys; print("%g A" % json.load(sys.stdin)["data"]["energy"])'
 }
 charging() {
     as_user bob evnetctl status --json | python3 -c 'import json, sys; s = json.load(sys.stdin); sys.exit(0 if s.get("contactor_closed") is True and s.get("status") == "Charging" else 1)'
@@ -289,14 +296,15 @@ make_firmware_debs() {
     rm -rf "$tmp"
 }
 
-# Run a command in a transient unit with evnet-ocpp's sandbox: the [Service] settings of the
+# Run a command in a transient unit with a unit's sandbox: the [Service] settings of the
 # installed unit except those about the process's life (and its RuntimeDirectory, which the
 # running daemon owns), i.e. its user, groups, state directory and hardening.
-in_ocpp_sandbox() {
-    local props=() line
+in_sandbox() {
+    local unit=$1 props=() line
+    shift
     while IFS= read -r line; do
         props+=(-p "$line")
-    done < <(ct sed -n '/^\[Service\]/,/^\[/p' /usr/lib/systemd/system/evnet-ocpp.service \
+    done < <(ct sed -n '/^\[Service\]/,/^\[/p' "/usr/lib/systemd/system/$unit" \
         | grep -E '^[A-Za-z]+=' \
         | grep -vE '^(Type|NotifyAccess|ExecStart|WatchdogSec|Restart|RestartSec|RestartPreventExitStatus|TimeoutStopSec|RuntimeDirectory)=')
     ct systemd-run --quiet --wait --pipe --collect "${props[@]}" "$@"
@@ -390,7 +398,8 @@ cmd_nspawn() {
     ct systemctl restart evnet.target
     TARGET_UNITS=$(prop evnet.target Wants | tr ' ' '\n' | grep '^evnet' | sort | xargs)
     echo "     units of evnet.target: $TARGET_UNITS"
-    for u in evnet-sim.service evnet-meter.service evnet-charger.service evnet-ocpp.service; do
+    for u in evnet-sim.service evnet-meter.service evnet-charger.service evnet-ocpp.service evnet-energy.service \
+        evnet-web.service; do
         if ct test -e "/usr/lib/systemd/system/$u" || ct test -e "/lib/systemd/system/$u"; then
             case " $TARGET_UNITS " in *" $u "*) ;; *) die "$u is not wanted by evnet.target" ;; esac
         fi
@@ -405,7 +414,7 @@ cmd_nspawn() {
         [ "$(prop "$u" Type)" = notify ] || die "$u is not Type=notify"
         [ "$(prop "$u" WatchdogUSec)" != 0 ] || die "$u has no WatchdogSec"
         [ -n "$(prop "$u" StatusText)" ] || die "$u sent no STATUS= (sd_notify)"
-        [ "$(prop "$u" User)" = evnet ] || die "$u does not run as evnet"
+        [ "$(prop "$u" User)" = "$(unit_user "$u")" ] || die "$u does not run as $(unit_user "$u")"
     done
     # Still up after more than one watchdog period of the slowest unit (no crash loop).
     local before after
@@ -414,7 +423,7 @@ cmd_nspawn() {
     after=$(for u in $TARGET_UNITS; do prop "$u" NRestarts; done | xargs)
     all_up && [ "$before" = "$after" ] || { show_units; die "units restarted or stopped while idle"; }
     show_units
-    ok "all active, Type=notify, READY and STATUS seen, watchdog armed, user evnet"
+    ok "all active, Type=notify, READY and STATUS seen, watchdog armed, user evnet (evnet-web for the web client)"
     for u in $TARGET_UNITS; do
         [ "$(prop "$u" CPUSchedulingPolicy)" = 1 ] || continue   # SCHED_FIFO asked for
         ct grep -Eq '^policy +: +1$' "/proc/$(prop "$u" MainPID)/sched" || die "$u does not run SCHED_FIFO"
@@ -445,6 +454,11 @@ cmd_nspawn() {
     fi
     echo "$err" | grep -qi "access denied" || die "bob's Unplug: $err"
     ok "bob: method calls denied ($err)"
+    if err=$(as_user evnet-web busctl call org.evnet.Plant1 /org/evnet/Plant1 org.evnet.Plant1 Unplug 2>&1); then
+        die "evnet-web was allowed to call the plant simulator"
+    fi
+    echo "$err" | grep -qi "access denied" || die "evnet-web's Unplug: $err"
+    ok "evnet-web: the plant simulator's methods denied"
     as_user bob busctl introspect org.evnet.Plant1 /org/evnet/Plant1 >/dev/null || die "bob cannot introspect"
     as_user bob evnetctl status --json >"$WORK/status.json" || die "bob cannot read evnetctl status"
     ok "bob: introspect and evnetctl status work"
@@ -457,11 +471,11 @@ async def main():
     bus = await MessageBus(bus_type=BusType.SYSTEM).connect()
     await bus.request_name("org.evnet.Energy1")
 asyncio.run(main())'
-    for u in bob root; do
+    for u in bob root evnet-web; do
         if err=$(as_user "$u" python3 -c "$owner_test" 2>&1); then die "$u could own org.evnet.Energy1"; fi
         echo "$err" | grep -q "not allowed to own" || die "$u owning org.evnet.Energy1: $err"
     done
-    ok "bob and root may not own org.evnet names"
+    ok "bob, root and evnet-web may not own org.evnet names"
 
     step "evnet-ocpp offline (no CSMS configured): link state, configuration keys, policy"
     if ! python3 -c 'import json, sys; s = json.load(open(sys.argv[1])); sys.exit(0 if "ocpp" in s["services"] and s["ocpp_connected"] is False and s["ocpp_registration"] is None else 1)' \
@@ -481,6 +495,87 @@ asyncio.run(main())'
     [ "$(as_user alice evnetctl ocpp config HeartbeatInterval 60)" = Accepted ] || die "alice: HeartbeatInterval 60 was not Accepted"
     [ "$(as_user alice evnetctl ocpp config HeartbeatInterval)" = "HeartbeatInterval = 60" ] || die "HeartbeatInterval did not become 60"
     ok "alice (evnet-admin): '$key_line', set 60: Accepted, reads back 60"
+
+    step "evnet-energy: settings over D-Bus, the energy limit at the charger, sharing"
+    local mode
+    [ "$(energy_mode)" = normal ] || die "energy mode is not normal at first: $(as_user bob evnetctl energy)"
+    as_user alice evnetctl energy set mode solar-min || die "alice (evnet-admin): evnetctl energy set mode solar-min failed"
+    mode=$(energy_mode)
+    [ "$mode" = solar-min ] || die "energy mode did not become solar-min: $mode"
+    if err=$(as_user bob evnetctl energy set mode solar 2>&1); then die "bob was allowed to change the energy mode"; fi
+    echo "$err" | grep -qi "rejected send message\|access denied\|AccessDenied" || die "bob's energy set failed, but not with access denied: $err"
+    [ "$(energy_mode)" = solar-min ] || die "bob's refused energy set changed the mode"
+    ok "alice: evnetctl energy set mode solar-min; bob denied ($err)"
+    as_user alice evnetctl energy set mode normal || die "alice: evnetctl energy set mode normal failed"
+    [ "$(ct stat -c %U /var/lib/evnet/energy.db)" = evnet ] || die "/var/lib/evnet/energy.db is missing or not evnet's"
+    # evnet-energy (user evnet) calls the charger's SetLimit: the limit shows among the charger's.
+    wait_for 10 energy_limit || { charger_limits; journal_of evnet-energy.service; die "no energy limit among the charger's limits"; }
+    ok "settings persisted in energy.db; the charger's energy limit: $(energy_limit); $(as_user bob evnetctl energy | sed -n 2,3p | xargs)"
+    # Sharing in the unit's sandbox: python-can and the simulated board's bus (a directory of
+    # AF_UNIX sockets in /var/lib/evnet/can). SocketCAN itself (AF_CAN) cannot be tried: the
+    # build VM's kernel has no CAN.
+    as_user alice evnetctl energy set sharing true || die "alice: evnetctl energy set sharing true failed"
+    wait_for 10 sh -c "nsenter -t $CT -a -- journalctl -q -u evnet-energy -o cat | grep -q 'sharing on CAN evnet_sim/'" \
+        || { journal_of evnet-energy.service; die "evnet-energy did not open the sharing bus"; }
+    local sharing
+    sharing=$(as_user bob evnetctl energy --json | python3 -c 'import json, sys; print(json.load(sys.stdin)["SharingState"])')
+    [ "$sharing" != off ] || die "SharingState is off with sharing on"
+    as_user alice evnetctl energy set sharing false || die "alice: evnetctl energy set sharing false failed"
+    ok "sharing on: the bus opened in the sandbox (SharingState $sharing); off again"
+
+    step "evnet-web: HTTPS on port 443 as evnet-web, login, a change through D-Bus, the journal"
+    local web_dir=/var/lib/evnet/web pin
+    [ "$(ct stat -c '%U %a' "$web_dir")" = "evnet-web 700" ] || die "$web_dir: $(ct stat -c '%U %a' "$web_dir"), expected evnet-web 700"
+    for f in pin key.pem; do
+        [ "$(ct stat -c '%U %a' "$web_dir/$f")" = "evnet-web 600" ] \
+            || die "$web_dir/$f: $(ct stat -c '%U %a' "$web_dir/$f" 2>&1), expected evnet-web 600"
+    done
+    ct test -s "$web_dir/certificate.pem" || die "no self-signed certificate in $web_dir"
+    pin=$(ct cat "$web_dir/pin")
+    local web_py='import http.cookiejar, json, ssl, sys, urllib.error, urllib.request
+base = "https://127.0.0.1:%s/api/v1" % sys.argv[1]
+tls = ssl.create_default_context()
+tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE   # the per-device self-signed certificate
+opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=tls),
+                                     urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+def call(method, path, body=None, headers=None):
+    data = None if body is None else json.dumps(body).encode()
+    headers = {**(headers or {}), **({"Content-Type": "application/json"} if data else {})}
+    try:
+        with opener.open(urllib.request.Request(base + path, data, headers, method=method), timeout=20) as answer:
+            return answer.status, answer.read()
+    except urllib.error.HTTPError as refused:
+        return refused.code, refused.read()
+def expect(what, got, status):
+    if got[0] != status:
+        sys.exit("%s: HTTP %s (expected %s): %s" % (what, got[0], status, got[1][:300]))
+    return got[1]
+doc = expect("GET openapi.yaml", call("GET", "/openapi.yaml"), 200)
+assert doc.startswith(b"openapi:"), doc[:40]
+expect("GET status without login", call("GET", "/status"), 401)
+csrf = json.loads(expect("POST login", call("POST", "/login", {"pin": sys.argv[2]}), 200))["csrf_token"]
+status = json.loads(expect("GET status", call("GET", "/status"), 200))
+expect("PATCH settings/charger without CSRF token", call("PATCH", "/settings/charger", {"user_max_a": 16}), 403)
+changed = json.loads(expect("PATCH settings/charger", call("PATCH", "/settings/charger", {"user_max_a": 16},
+                                                            {"X-CSRF-Token": csrf}), 200))
+assert changed["user_max_a"] == 16, changed
+energy = json.loads(expect("GET settings/energy", call("GET", "/settings/energy"), 200))
+journal = json.loads(expect("GET journal", call("GET", "/journal?lines=20"), 200))
+assert journal["source"] == "journal" and journal["entries"], journal
+print("openapi 200, status 401 then 200 (%s), user_max_a 16 (403 without CSRF), energy mode %s, journal %d entries"
+      % (status.get("status"), energy.get("mode"), len(journal["entries"])))'
+    local web_out
+    web_out=$(ct python3 -c "$web_py" 443 "$pin" 2>&1) || { echo "$web_out"; journal_of evnet-web.service; die "the web API checks failed"; }
+    ok "$web_out"
+    # The change went to the charger as a D-Bus call of evnet-web (its own policy rule).
+    as_user bob busctl --json=short get-property org.evnet.Charger1 /org/evnet/Charger1 org.evnet.Charger1 Settings \
+        | python3 -c 'import json, sys; sys.exit(0 if json.load(sys.stdin)["data"]["user_max_a"]["data"] == 16 else 1)' \
+        || die "the charger's user_max_a is not 16 after the web's change"
+    ok "the charger's Settings: user_max_a = 16"
+    local seen
+    seen=$(in_sandbox evnet-web.service ls -A /var/lib/evnet 2>&1) || die "ls in evnet-web's sandbox: $seen"
+    [ "$seen" = web ] || die "in evnet-web's sandbox /var/lib/evnet holds: $seen"
+    ok "in evnet-web's sandbox /var/lib/evnet holds only web/ (the other daemons' state is out of reach)"
 
     step "journal: structured fields"
     as_user alice evnetctl sim fault tamper on || die "evnetctl sim fault tamper on"
@@ -551,9 +646,9 @@ pss = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.MAX
 rsa_key.public_key().verify(rsa_key.sign(b"image", pss, hashes.SHA256()), b"image", pss, hashes.SHA256())
 print("websockets", websockets.__version__)'
     local sandbox_out
-    sandbox_out=$(in_ocpp_sandbox python3 -c "$sandbox_py" 2>&1) || { echo "$sandbox_out"; die "the OCPP client checks failed in evnet-ocpp's sandbox"; }
+    sandbox_out=$(in_sandbox evnet-ocpp.service python3 -c "$sandbox_py" 2>&1) || { echo "$sandbox_out"; die "the OCPP client checks failed in evnet-ocpp's sandbox"; }
     ok "in the sandbox: $sandbox_out, proxy=None accepted, AF_INET/AF_INET6 allowed, ECDSA/RSA-PSS sign+verify"
-    [ -n "$(in_ocpp_sandbox journalctl --no-pager --quiet -o cat -n 5 -u 'evnet-*')" ] \
+    [ -n "$(in_sandbox evnet-ocpp.service journalctl --no-pager --quiet -o cat -n 5 -u 'evnet-*')" ] \
         || die "journalctl in evnet-ocpp's sandbox shows nothing (SupplementaryGroups=systemd-journal?)"
     ok "journalctl -u 'evnet-*' works as evnet in the sandbox (GetDiagnostics)"
     [ "$(prop evnet-firmware-install.path ActiveState)" = active ] || die "evnet-firmware-install.path is not active"
@@ -562,7 +657,7 @@ print("websockets", websockets.__version__)'
         /var/lib/evnet/firmware/
     local rc ocpp_pid
     rc=0
-    in_ocpp_sandbox /usr/lib/evnet/install-firmware /var/lib/evnet/firmware/evnet-evil_1.0_all.deb >"$WORK/fw.log" 2>&1 || rc=$?
+    in_sandbox evnet-ocpp.service /usr/lib/evnet/install-firmware /var/lib/evnet/firmware/evnet-evil_1.0_all.deb >"$WORK/fw.log" 2>&1 || rc=$?
     if [ "$rc" != 2 ] || ct dpkg-query -W evnet-evil >/dev/null 2>&1 \
         || ! ct journalctl -q -u evnet-firmware-install -o cat | grep -q "refused: package 'evnet-evil'"; then
         cat "$WORK/fw.log"; journal_of evnet-firmware-install.service; die "a foreign package: exit $rc (2 expected), or installed"
@@ -570,7 +665,7 @@ print("websockets", websockets.__version__)'
     ok "a foreign package is refused: exit 2, not installed"
     ocpp_pid=$(prop evnet-ocpp.service MainPID)
     rc=0
-    in_ocpp_sandbox /usr/lib/evnet/install-firmware /var/lib/evnet/firmware/evnetd_0.1.0+fw1_all.deb >"$WORK/fw.log" 2>&1 || rc=$?
+    in_sandbox evnet-ocpp.service /usr/lib/evnet/install-firmware /var/lib/evnet/firmware/evnetd_0.1.0+fw1_all.deb >"$WORK/fw.log" 2>&1 || rc=$?
     if [ "$rc" != 10 ] || [ "$(ct dpkg-query -W -f='${Version}' evnetd)" != 0.1.0+fw1 ]; then
         cat "$WORK/fw.log"; journal_of evnet-firmware-install.service
         die "evnetd 0.1.0+fw1 through the hook: exit $rc (10 expected), evnetd $(ct dpkg-query -W -f='${Version}' evnetd)"
@@ -597,7 +692,7 @@ print("websockets", websockets.__version__)'
         find /etc/systemd /usr/lib/systemd /usr/lib/udev /var/lib/systemd/deb-systemd-helper-enabled \
             -name "*evnet*" 2>/dev/null;
         dpkg-query -W -f="\${Package} \${Status}\n" evnetd evnetd-sim python3-ocpp 2>/dev/null | grep -v "not-installed$";
-        find /proc -maxdepth 1 -regex "/proc/[0-9]+" -user evnet' || true)
+        find /proc -maxdepth 1 -regex "/proc/[0-9]+" \( -user evnet -o -user evnet-web \)' || true)
     [ -z "$left" ] || die "left behind after purge: $left"
     ct systemctl list-units --all --no-legend --plain 'evnet*' | grep -v "not-found" | grep . && die "units still loaded"
     ct apt-get autoclean -qq >/dev/null 2>&1 || true

@@ -6,11 +6,16 @@ Each test runs a step of ``tests/system/evnet-ci.sh`` (which can also be run by 
 - the .debs are built with dpkg-buildpackage from a copy of the tree;
 - lintian shows no error or warning; ``systemd-analyze verify`` prints nothing;
   ``systemd-analyze security`` scores the hardware units at most 5.0, the others 3.0
-  (evnet-ocpp included; the root firmware-install unit is printed, not limited);
+  (evnet-ocpp, evnet-energy, evnet-web included; the root firmware-install unit is
+  printed, not limited);
 - oelint-adv finds nothing in yocto-layer/meta-evnet;
 - in a debootstrapped trixie booted with systemd-nspawn, the packages install with apt,
-  every unit of evnet.target (evnet-ocpp offline) becomes active after READY, the D-Bus
-  policy lets evnet-admin call methods (evnetctl sim, ocpp config) and denies a stranger,
+  every unit of evnet.target (evnet-ocpp offline, evnet-energy without CAN sharing,
+  evnet-web as its own user) becomes active after READY, the D-Bus policy lets
+  evnet-admin call methods (evnetctl sim, ocpp config, energy set) and denies a stranger,
+  evnet-web serves HTTPS on port 443 (openapi 200, status 401, a login and a settings
+  change that reaches the charger over D-Bus, the journal) and sees none of the other
+  daemons' state,
   kill -9 and a stalled watchdog are restarted, the journal has the structured fields,
   evnet-ocpp's sandbox reads the journal and installs firmware through
   evnet-firmware-install (exit 10 for evnetd, a foreign package refused), and
@@ -19,7 +24,7 @@ Each test runs a step of ``tests/system/evnet-ci.sh`` (which can also be run by 
 Needs root (apt, debootstrap, systemd-nspawn) and the Debian archive; skipped only when not
 root, when already inside a container, or when systemd-nspawn/debootstrap cannot be installed.
 The trixie root is cached in /var/cache/evnet-ci (about a minute to make once); the whole
-module then takes about 1.5 minutes on the 2-core VM.
+module then takes about 3 minutes on the 2-core VM.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 SUMMARY = "EVNET 7 kW AC charger daemons"
-DESCRIPTION = "Metering/protection, charge control and OCPP 1.6J uplink daemons of the \
-EVNET charger, with the operator's CLI evnetctl, hardened systemd units grouped by \
+DESCRIPTION = "Metering/protection, charge control, OCPP 1.6J uplink, energy management and \
+web client daemons of the EVNET charger, with the operator's CLI evnetctl, hardened systemd units grouped by \
 evnet.target, the firmware installer hook, the D-Bus system bus policy, udev rules for \
 SPI, GPIO, I2C and PWM, and the plant simulator unit (package evnetd-sim, not enabled)."
 HOMEPAGE = "https://evnet.example/evnetd"
@@ -37,17 +37,20 @@ do_install:append() {
 
 # The user "evnet" (home = the state directory, no login) and the device groups the
 # hardware units add with SupplementaryGroups=; members of evnet-admin may call methods.
+# evnet-web runs the web client: the D-Bus policy names what it may call (see the unit).
 USERADD_PACKAGES = "${PN}"
 GROUPADD_PARAM:${PN} = "--system evnet-admin; --system spi; --system gpio; --system i2c"
 USERADD_PARAM:${PN} = "--system --no-create-home --home-dir ${localstatedir}/lib/evnet \
-    --shell ${base_sbindir}/nologin --user-group evnet"
+    --shell ${base_sbindir}/nologin --user-group evnet; \
+    --system --no-create-home --home-dir ${localstatedir}/lib/evnet/web \
+    --shell ${base_sbindir}/nologin --user-group evnet-web"
 
 PACKAGES =+ "${PN}-sim"
 
 SYSTEMD_PACKAGES = "${PN} ${PN}-sim"
 # evnet-firmware-install.service is only started by its .path unit (no [Install]).
 SYSTEMD_SERVICE:${PN} = "evnet.target evnet-meter.service evnet-charger.service evnet-ocpp.service \
-    evnet-firmware-install.path"
+    evnet-energy.service evnet-web.service evnet-firmware-install.path"
 SYSTEMD_SERVICE:${PN}-sim = "evnet-sim.service"
 SYSTEMD_AUTO_ENABLE:${PN} = "enable"
 # The plant simulator: development and tests only, never enabled on a charger.
@@ -65,8 +68,11 @@ CONFFILES:${PN} = "${sysconfdir}/evnet/evnet.toml"
 RDEPENDS:${PN}-sim = "${PN}"
 # evnet-ocpp: cryptography (>= 42: certificates, signed firmware), websockets >= 15 (this
 # layer's recipe on scarthgap/styhead), tarfile (diagnostics), ftplib/http/urllib (transfers).
+# evnet-energy: python-can (SocketCAN). evnet-web: aiohttp (meta-python; scarthgap 3.9.5),
+# cryptography (its self-signed certificate), journalctl (systemd) for the diagnostics page.
 RDEPENDS:${PN} += "\
     dbus \
+    python3-aiohttp \
     python3-asyncio \
     python3-can \
     python3-compression \
