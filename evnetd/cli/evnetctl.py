@@ -30,7 +30,6 @@ from evnetd.hal.errors import DeviceNotFoundError
 from evnetd.plant.model import CABLE_RATINGS, EV_STATES, Fault
 from evnetd.status import compose_status, format_status
 
-
 STATUS_TIMEOUT_S = 2.0
 
 
