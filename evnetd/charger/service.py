@@ -41,7 +41,6 @@ from evnetd.charger.settings import (
     SIGNATURES,
     USER_MAX_A,
     ChargerSettings,
-    SettingError,
     SettingsStore,
     apply_changes,
     defaults,
@@ -59,6 +58,7 @@ from evnetd.limits.arbitration import Arbiter, KeepAwake, LimitError, LimitSourc
 from evnetd.runtime.config import Config
 from evnetd.runtime.daemon import cancel_tasks, essential, wait_event
 from evnetd.runtime.log import fields
+from evnetd.runtime.settings import SettingError
 
 log = logging.getLogger("evnet.charger")
 

@@ -25,6 +25,7 @@ from typing import Any
 from evnetd.charger.authorization import MODES
 from evnetd.charger.led import Brightness
 from evnetd.limits.arbitration import KeepAwake
+from evnetd.runtime.settings import SettingError, flag, one_of
 from evnetd.runtime.storage import open_database
 
 log = logging.getLogger("evnet.charger")
@@ -55,33 +56,10 @@ class ChargerSettings:
     station_name: str
 
 
-class SettingError(ValueError):
-    """A value breaks its rule; the text is "<field>: <value!r>: <rule>"."""
-
-    def __init__(self, field: str, value: Any, rule: str) -> None:
-        super().__init__(f"{field}: {value!r}: {rule}")
-        self.field, self.value, self.rule = field, value, rule
-
-
 def _user_max(value: Any) -> float:
     low, high = USER_MAX_A
     if not (isinstance(value, float) and math.isfinite(value) and value == math.floor(value) and low <= value <= high):
         raise ValueError(f"must be whole amps from {low} to {high}")
-    return value
-
-
-def _one_of(*allowed: str) -> Callable[[Any], str]:
-    def check(value: Any) -> str:
-        if value not in allowed:
-            raise ValueError(f"must be one of {', '.join(allowed)}")
-        return str(value)
-
-    return check
-
-
-def _flag(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError("must be true or false")
     return value
 
 
@@ -94,10 +72,10 @@ def check_station_name(value: Any) -> str:
 
 RULES: dict[str, Callable[[Any], Any]] = {
     "user_max_a": _user_max,
-    "auth_mode": _one_of(*MODES),
-    "offline_charge": _flag,
-    "keep_awake": _one_of(*KEEP_AWAKE),
-    "led_brightness": _one_of(*BRIGHTNESS),
+    "auth_mode": one_of(*MODES),
+    "offline_charge": flag,
+    "keep_awake": one_of(*KEEP_AWAKE),
+    "led_brightness": one_of(*BRIGHTNESS),
     "station_name": check_station_name,
 }
 assert set(RULES) == set(SIGNATURES) == {f.name for f in dataclasses.fields(ChargerSettings)}

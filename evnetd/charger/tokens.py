@@ -18,7 +18,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from evnetd.charger.settings import SettingError
+from evnetd.runtime.settings import SettingError
 
 UID_BYTES = (4, 7, 10)
 MAX_TOKENS = 500  # a home charger's list; keeps the Tokens property a reasonable bus message

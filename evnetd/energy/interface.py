@@ -16,7 +16,8 @@ from dbus_fast import Variant
 from evnetd.bus.errors import InvalidArgument
 from evnetd.bus.names import ENERGY
 from evnetd.bus.service import PublishedInterface, bus_method
-from evnetd.energy.settings import SIGNATURES, SettingError
+from evnetd.energy.settings import SIGNATURES
+from evnetd.runtime.settings import SettingError
 
 INITIAL: dict[str, Any] = {
     "Mode": "normal", "Settings": {}, "Limit": math.nan, "Paused": False, "Reason": "starting", "Source": "none",

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from evnetd.energy.windows import WindowError, parse_period, parse_window
+from evnetd.runtime.settings import SettingError, flag, one_of
 
 MODES = ("normal", "solar", "solar-min")
 SIGNATURES = {"mode": "s", "default": "s", "windows": "as", "cheap": "as", "cheap_only": "b", "sharing": "b"}
@@ -40,14 +41,6 @@ class OwnerSettings:
     sharing: bool = False
 
 
-class SettingError(ValueError):
-    """A setting breaks its rule; ``field`` names it (the web API reports it as such)."""
-
-    def __init__(self, field: str, value: Any, rule: str) -> None:
-        super().__init__(f"{field}: {value!r}: {rule}")
-        self.field, self.value, self.rule = field, value, rule
-
-
 def _number(low: float, high: float, unit: str) -> Callable[[Any], float]:
     def check(value: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
@@ -57,21 +50,6 @@ def _number(low: float, high: float, unit: str) -> Callable[[Any], float]:
         return float(value)
 
     return check
-
-
-def _choice(*allowed: str) -> Callable[[Any], str]:
-    def check(value: Any) -> str:
-        if value not in allowed:
-            raise ValueError(f"must be one of {', '.join(allowed)}")
-        return str(value)
-
-    return check
-
-
-def _flag(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError("must be true or false")
-    return value
 
 
 def _lines(parse: Callable[[str], object]) -> Callable[[Any], tuple[str, ...]]:
@@ -91,18 +69,18 @@ def _lines(parse: Callable[[str], object]) -> Callable[[Any], tuple[str, ...]]:
 
 
 RULES: dict[str, Callable[[Any], Any]] = {
-    "mode": _choice(*MODES),
+    "mode": one_of(*MODES),
     "main_fuse_a": _number(6, 400, "A"),
     "margin_a": _number(0, 50, "A"),
     "safe_current_a": _number(0, 32, "A (0: pause)"),
     "solar_start_delay_s": _number(0, 3600, "s"),
     "solar_stop_delay_s": _number(0, 3600, "s"),
     "windows": _lines(parse_window),
-    "default": _choice("allow", "block"),
+    "default": one_of("allow", "block"),
     "cheap": _lines(parse_period),
-    "cheap_only": _flag,
+    "cheap_only": flag,
     "random_delay_max_s": _number(0, 600, "s"),
-    "sharing": _flag,
+    "sharing": flag,
 }
 assert set(RULES) == {f.name for f in dataclasses.fields(OwnerSettings)}
 

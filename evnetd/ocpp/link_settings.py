@@ -13,7 +13,8 @@ import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
-from evnetd.charger.settings import SettingError, SettingsStore
+from evnetd.charger.settings import SettingsStore
+from evnetd.runtime.settings import SettingError
 
 CHARGE_POINT_ID = re.compile(r"[A-Za-z0-9._-]{1,48}")  # the config's rule for general.charge_point_id
 URL_MAX = 512

@@ -37,7 +37,6 @@ from evnetd.bus.client import unwrap, watch_service
 from evnetd.bus.connection import connect
 from evnetd.bus.errors import InvalidArgument, NotAvailable
 from evnetd.bus.names import CHARGER, METER, OCPP
-from evnetd.charger.settings import SettingError
 from evnetd.ocpp.authorization import authorize
 from evnetd.ocpp.authstore import AuthStore, IdTagInfo
 from evnetd.ocpp.certificates import CENTRAL_SYSTEM_ROOT, MANUFACTURER_ROOT, CertificateStore, MissingCertificate
@@ -58,6 +57,7 @@ from evnetd.ocpp.timestamps import iso, parse_time, utc_now
 from evnetd.runtime.config import Config
 from evnetd.runtime.daemon import cancel_tasks, essential, request_restart, wait_event
 from evnetd.runtime.log import fields
+from evnetd.runtime.settings import SettingError
 
 log = logging.getLogger("evnet.ocpp")
 

@@ -196,7 +196,8 @@ class EnergyConfig(_Section):
 
     @model_validator(mode="after")
     def _owner_rules(self) -> EnergyConfig:
-        from evnetd.energy.settings import SettingError, from_config
+        from evnetd.energy.settings import from_config
+        from evnetd.runtime.settings import SettingError
 
         try:
             from_config(self)  # the rules the web client and D-Bus apply too

@@ -23,6 +23,7 @@ from evnetd.charger import settings as charger_rules
 from evnetd.charger import tokens as card_rules
 from evnetd.energy import settings as energy_rules
 from evnetd.ocpp.link_settings import check_link
+from evnetd.runtime.settings import SettingError
 
 CERTIFICATE_TYPES = ("CentralSystemRootCertificate", "ManufacturerRootCertificate")
 _PEM_CERTIFICATE = "-----BEGIN CERTIFICATE-----"
@@ -87,7 +88,7 @@ def energy_settings(body: Any) -> dict[str, Any]:
     changes = _fields(body, tuple(energy_rules.RULES), at_least_one=True)
     try:
         checked = energy_rules.validate(energy_rules.OwnerSettings(), changes)
-    except energy_rules.SettingError as exc:
+    except SettingError as exc:
         raise InputError(exc.field, exc.value, exc.rule) from None
     values = {name: getattr(checked, name) for name in changes}
     return {name: list(value) if isinstance(value, tuple) else value for name, value in values.items()}
@@ -133,7 +134,7 @@ def ocpp_settings(body: Any, now: OcppConnection) -> OcppChange:
             now.charge_point_id if change.charge_point_id is None else change.charge_point_id,
             profile,
         )
-    except charger_rules.SettingError as exc:
+    except SettingError as exc:
         raise InputError(exc.field, exc.value, exc.rule) from None
     if profile in (1, 2) and now.password_set is False and not change.password:
         raise InputError("password", None, f"security profile {profile} needs a password")

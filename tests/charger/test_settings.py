@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from evnetd.charger.settings import ChargerSettings, SettingError, SettingsStore, apply_changes, defaults
+from evnetd.charger.settings import ChargerSettings, SettingsStore, apply_changes, defaults
 from evnetd.runtime.config import ChargerConfig
+from evnetd.runtime.settings import SettingError
 
 FIRST = defaults(ChargerConfig())
 

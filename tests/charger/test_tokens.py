@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from evnetd.charger.settings import SettingError
 from evnetd.charger.tokens import MAX_TOKENS, TokenLearning, TokenList, normalise_uid
+from evnetd.runtime.settings import SettingError
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from evnetd.energy.schedule import ScheduleAction, Window
-from evnetd.energy.settings import OwnerSettings, SettingError, dumps, from_config, loads, validate
+from evnetd.energy.settings import OwnerSettings, dumps, from_config, loads, validate
 from evnetd.energy.windows import WindowError, parse_period, parse_window
+from evnetd.runtime.settings import SettingError
 
 
 @pytest.mark.parametrize(("line", "days", "start", "end", "action"), [

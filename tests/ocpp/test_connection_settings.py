@@ -13,8 +13,8 @@ from evnetd.bus.client import call
 from evnetd.bus.connection import connect
 from evnetd.bus.errors import InvalidArgument
 from evnetd.bus.names import OCPP
-from evnetd.charger.settings import SettingError
 from evnetd.ocpp.link_settings import LinkSettings, LinkStore, check_link
+from evnetd.runtime.settings import SettingError
 from tests.integration.plant import BusTool
 from tests.ocpp.conftest import CHARGE_POINT_ID, Charger, wait_until
 from tests.ocpp.csms import Csms
