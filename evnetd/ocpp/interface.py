@@ -13,7 +13,8 @@ from evnetd.bus.names import OCPP
 from evnetd.bus.service import PublishedInterface, bus_method
 
 INITIAL: dict[str, Any] = {
-    "Connected": False, "Registration": "", "QueueLength": 0, "Url": "", "ChargePointId": "", "LastError": "",
+    "Connected": False, "PasswordSet": False, "Registration": "", "QueueLength": 0, "Url": "", "ChargePointId": "",
+    "LastError": "",
 }  # fmt: skip
 
 
@@ -30,10 +31,12 @@ class OcppActions(Protocol):
 
 
 class OcppInterface(PublishedInterface):
-    """``Registration``: the last BootNotification answer (Accepted, Pending, Rejected; empty: none yet)."""
+    """``Registration``: the last BootNotification answer (Accepted, Pending, Rejected; empty: none yet).
+    ``PasswordSet``: whether a Basic-auth password (AuthorizationKey) is set; the key itself is never read back."""
 
     PROPERTIES = {
-        "Connected": "b", "Registration": "s", "QueueLength": "u", "Url": "s", "ChargePointId": "s", "LastError": "s",
+        "Connected": "b", "PasswordSet": "b", "Registration": "s", "QueueLength": "u", "Url": "s",
+        "ChargePointId": "s", "LastError": "s",
     }  # fmt: skip
 
     def __init__(self, actions: OcppActions) -> None:

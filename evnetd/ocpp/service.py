@@ -134,6 +134,7 @@ class OcppService:
         self.bus.export(OCPP.path, self.interface)
         await self.bus.request_name(OCPP.bus_name)
         self.interface.publish({
+            "PasswordSet": self._password_set(),
             "Url": self.link.url, "ChargePointId": self.link.charge_point_id, "QueueLength": len(self.queue),
         })  # fmt: skip
         await watch_service(self.bus, CHARGER, self._charger_changed)
@@ -726,8 +727,12 @@ class OcppService:
             return status
         return self.keys.change(key, value)
 
+    def _password_set(self) -> bool:
+        """Whether a Basic-auth password (AuthorizationKey) is set; the key itself is write-only."""
+        return bool(self._stored_key() or self.config.ocpp.authorization_key)
+
     def _security_profile_missing(self, profile: int) -> str:
-        if profile in (1, 2) and not (self._stored_key() or self.config.ocpp.authorization_key):
+        if profile in (1, 2) and not self._password_set():
             return "no AuthorizationKey"
         if profile >= 2 and not self.certificates.roots("CentralSystemRootCertificate"):
             return "no CentralSystemRootCertificate"
@@ -740,6 +745,7 @@ class OcppService:
     def configuration_changed(self, key: str) -> None:
         """Side effects of a changed key that must not wait for a restart."""
         if key in ("AuthorizationKey", "SecurityProfile"):
+            self.interface.publish({"PasswordSet": self._password_set()})
             self.request_reconnect()
         elif key == "HeartbeatInterval":
             self._heartbeat_changed.set()
