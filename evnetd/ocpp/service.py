@@ -548,7 +548,9 @@ class OcppService:
                     if not await self.send_status(cp, notification):
                         self.reporter.forget()
                         break
-            due = self.reporter.next_due(minimum)
+            due = self.reporter.next_due(minimum) if cp is not None and self.accepted else None
+            # offline, notifications stay due until a CSMS accepts us: wait for that (or a
+            # change), not for a deadline already past, which would spin this loop
             timeout = 1.0 if due is None else max(0.0, min(1.0, due - time.monotonic()))
             await self._wait(self._status_wake, timeout)
 
