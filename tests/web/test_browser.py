@@ -8,12 +8,14 @@ The dashboard's screenshot is kept in ``test-artifacts/dashboard.png``.
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common import utils
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
@@ -36,20 +38,44 @@ CHROMIUM_FLAGS = (
 )  # fmt: skip
 
 
+class LoopbackService(Service):
+    """chromedriver reached by address: selenium asks for ``localhost``, which a minimal
+    Debian root (no /etc/hosts entry) cannot resolve."""
+
+    @property
+    def service_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def is_connectable(self) -> bool:
+        return utils.is_connectable(self.port, host="127.0.0.1")
+
+
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[WebDriver]:
+    """Chromium started here with its DevTools on 127.0.0.1, and chromedriver attached to
+    that address: chromedriver would otherwise start the browser itself and reach it at
+    ``localhost``, a name a minimal Debian root cannot resolve."""
     for path, package in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")):
         assert path.is_file(), f"{path} is missing: apt-get install {package} (./dev installs it)"
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium'}"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    port = utils.free_port()
+    chromium = subprocess.Popen(
+        [str(CHROMIUM), *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium'}",
+         "--remote-debugging-address=127.0.0.1", f"--remote-debugging-port={port}", "about:blank"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
     try:
-        yield driver
+        wait_until(lambda: utils.is_connectable(port, host="127.0.0.1"), "Chromium's DevTools port")
+        options = webdriver.ChromeOptions()
+        options.debugger_address = f"127.0.0.1:{port}"
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+        driver = webdriver.Chrome(service=LoopbackService(str(CHROMEDRIVER)), options=options)
+        try:
+            yield driver
+        finally:
+            driver.quit()
     finally:
-        driver.quit()
+        chromium.terminate()
+        chromium.wait(10)
 
 
 def wait_for(
