@@ -124,9 +124,9 @@ class ManagementHandlers:
 
     async def sign_certificate(self) -> None:
         """ExtendedTriggerMessage(SignChargePointCertificate): a CSR for a new certificate."""
-        general = self.app.config.general
+        identity = self.app.link.charge_point_id  # what it connects as: SetConnection's, else the config's
         try:
-            csr = self.app.certificates.make_csr(general.charge_point_id, self.app.keys.text("CpoName") or "EVNET")
+            csr = self.app.certificates.make_csr(identity, self.app.keys.text("CpoName") or "EVNET")
         except InvalidCertificate as exc:
             log.error("cannot make a certificate signing request: %s", exc)
             return
