@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from dbus_fast import Variant
 
+from evnetd.bus.client import unwrap
 from evnetd.bus.errors import InvalidArgument
 from evnetd.bus.names import ENERGY
 from evnetd.bus.service import PublishedInterface, bus_method
@@ -51,8 +52,7 @@ class EnergyInterface(PublishedInterface):
     @bus_method("a{sv}")
     def ChangeSettings(self, changes: dict[str, Any]) -> None:
         """Apply the owner's settings all at once, or none (InvalidArgument names field, value and rule)."""
-        plain = {name: value.value if isinstance(value, Variant) else value for name, value in changes.items()}
         try:
-            self.actions.change_settings(plain)
+            self.actions.change_settings(unwrap(changes))
         except SettingError as exc:
             raise InvalidArgument(str(exc)) from None

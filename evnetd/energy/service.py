@@ -3,13 +3,14 @@
 It follows the meter (signed site CT current, this charger's own current) and charge
 control (status, limits, session) on the bus, talks to the other chargers on the CAN bus,
 feeds the pure policies with ``time.monotonic()`` and the local wall clock, and sends the
-combined result to charge control as the ``energy`` limit.
+result to charge control as the ``site`` (protective caps) and ``energy`` (the owner's
+choices) limits.
 
 The limit is leased: it is sent with an expiry of ``LEASE_S`` and refreshed every
 ``REFRESH_S``, so if this service dies or hangs, charge control falls back on its own to
 ``min(last limit, fallback)`` (DESIGN.md §5) instead of running on at a stale value. A
 rise of the house load reaches us within a few mains cycles (the meter publishes a rising
-site current at once), and the decision is taken and sent in the same callback turn.
+site current at once), and the control loop, woken by it, decides and sends at once.
 """
 
 from __future__ import annotations
@@ -167,7 +168,7 @@ class EnergyService:
         self.meter.update(props)
         if "SiteActiveCurrent" in props or "Sequence" in props:
             self._feed_measurements()
-            self._step()
+            self._wake.set()
 
     def _feed_measurements(self) -> None:
         site, own = self.meter.get("SiteActiveCurrent", math.nan), self.meter.get("EvActiveCurrent", math.nan)
@@ -195,7 +196,7 @@ class EnergyService:
             return 0.0
         limits = self.charger.get("Limits", {})
         others = [amps for source, amps in limits.items() if source not in ("energy", "site")]  # not our own
-        return min(others, default=32.0)
+        return min(others, default=DEFAULT_HARDWARE_A)
 
     # --- deciding -------------------------------------------------------------------------
     async def _control_loop(self) -> None:
