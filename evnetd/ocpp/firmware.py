@@ -60,7 +60,7 @@ from ocpp.v16.enums import FirmwareStatus, UpdateFirmwareStatus
 from evnetd.ocpp import transfer
 from evnetd.ocpp.certificates import CertificateStore, InvalidCertificate
 from evnetd.ocpp.jobs import BackgroundJob, Report
-from evnetd.ocpp.timestamps import parse_time, utc_now
+from evnetd.ocpp.timestamps import parse_optional_time, parse_time, utc_now
 from evnetd.ocpp.transfer import TransferError, write_atomically
 
 log = logging.getLogger(__name__)
@@ -117,14 +117,13 @@ class SignedRequest:
         retry_interval: int | None = None,
     ) -> SignedRequest:
         """From the handler's keyword arguments (``firmware`` is the snake_case dict the library passes)."""
-        install = firmware.get("install_date_time")
         return cls(
             request_id=request_id,
             location=firmware["location"],
             retrieve_date=parse_time(firmware["retrieve_date_time"]),
             signing_certificate=firmware["signing_certificate"],
             signature=firmware.get("signature") or "",
-            install_date=parse_time(install) if install else None,
+            install_date=parse_optional_time(firmware.get("install_date_time")),
             retries=retries or 0,
             retry_interval=float(retry_interval or 0),
         )

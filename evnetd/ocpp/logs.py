@@ -42,7 +42,7 @@ from ocpp.v16.enums import DiagnosticsStatus, Log, LogStatus, UploadLogStatus
 from evnetd.ocpp import transfer
 from evnetd.ocpp.jobs import BackgroundJob, Report
 from evnetd.ocpp.security import SecurityLog
-from evnetd.ocpp.timestamps import parse_time, utc_now
+from evnetd.ocpp.timestamps import parse_optional_time, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +77,8 @@ class DiagnosticsRequest:
         """From the keyword arguments the ``ocpp`` library passes to the handler."""
         return cls(
             location,
-            parse_time(start_time) if start_time else None,
-            parse_time(stop_time) if stop_time else None,
+            parse_optional_time(start_time),
+            parse_optional_time(stop_time),
             retries or 0,
             float(retry_interval or 0),
         )
@@ -106,13 +106,12 @@ class LogRequest:
         retry_interval: int | None = None,
     ) -> LogRequest:
         """From the handler's keyword arguments (``log`` is the snake_case dict the library passes)."""
-        oldest, latest = log.get("oldest_timestamp"), log.get("latest_timestamp")
         return cls(
             request_id=request_id,
             log_type=str(log_type),
             location=log["remote_location"],
-            oldest=parse_time(oldest) if oldest else None,
-            latest=parse_time(latest) if latest else None,
+            oldest=parse_optional_time(log.get("oldest_timestamp")),
+            latest=parse_optional_time(log.get("latest_timestamp")),
             retries=retries or 0,
             retry_interval=float(retry_interval or 0),
         )

@@ -24,3 +24,8 @@ def parse_time(text: str) -> datetime:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
+
+
+def parse_optional_time(text: str | None) -> datetime | None:
+    """``parse_time`` for an optional field: absent or empty is None."""
+    return parse_time(text) if text else None
